@@ -1,0 +1,55 @@
+"""The `jpq2hw` command line. Each subcommand lives in jpq2hw/commands/<name>.py and exposes
+`register(subparsers)`; this module only dispatches and turns errors into one-line messages."""
+
+import argparse
+import importlib
+import sys
+
+from jpq2hw import __version__
+from jpq2hw.errors import EXIT_BAD_INPUT, JpqError
+
+COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl"]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jpq2hw",
+        description="Joint pruning + quantization to bit-exact FPGA hardware: QONNX -> hls4ml HLS project "
+        "for a board, checked bit for bit against onnxruntime.",
+    )
+    parser.add_argument("--version", action="version", version=f"jpq2hw {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"jpq2hw.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"jpq2hw.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+
+
+def main(argv=None) -> int:
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a one-line usage error
+        return EXIT_BAD_INPUT if exc.code else 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.func(args) or 0)
+    except JpqError as exc:
+        print(f"jpq2hw {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"jpq2hw {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
