@@ -1,0 +1,140 @@
+"""The compression config: one dataclass, loadable from YAML or JSON, validated with one-line errors.
+
+`method` picks a preset (the paper-style joint pipeline or one of the baselines); every other field
+can override the preset. Per-layer bit widths go in `layer_bits: {module_name: {weight: b, act: b}}`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jpq2hw.errors import JpqError
+
+METHODS = ("joint", "magnitude", "quantize_then_prune", "ptq")
+SCORES = ("taylor", "magnitude")
+FINETUNE_MODES = ("masked", "regrow", "qat")
+SCHEDULES = ("cubic", "stepwise")
+ORDERS = ("prune_then_quantize", "quantize_then_prune")
+
+# What each method sets unless the config says otherwise.
+METHOD_PRESETS = {
+    "joint": {"score": "taylor", "order": "prune_then_quantize", "ptq": False},
+    "magnitude": {"score": "magnitude", "order": "prune_then_quantize", "ptq": False},
+    "quantize_then_prune": {"score": "taylor", "order": "quantize_then_prune", "ptq": False},
+    "ptq": {"score": "taylor", "order": "prune_then_quantize", "ptq": True},
+}
+
+
+@dataclass
+class CompressConfig:
+    method: str = "joint"
+    # pruning (stage 1)
+    target_sparsity: float = 0.95
+    score: str = "taylor"
+    score_batches: int = 8            # mini-batches the Taylor score is accumulated over
+    schedule: str = "cubic"
+    prune_steps: int = 5
+    epochs_per_step: int = 2          # fine-tuning epochs after each pruning step
+    min_kept_per_layer: int = 4       # never empty a layer (layer collapse kills accuracy)
+    finetune: str = "qat"             # masked | regrow | qat (see docs/compress.md)
+    regrow_interval: int = 10         # batches between mask updates in regrow/qat modes
+    # quantization (stage 2)
+    weight_bits: int = 4
+    act_bits: int = 8
+    input_bits: int = 8
+    input_signed: bool = False
+    bias_bits: int = 8
+    first_layer_weight_bits: int | None = None
+    last_layer_weight_bits: int | None = None
+    layer_bits: dict = field(default_factory=dict)
+    qat_epochs: int = 6
+    calibration_batches: int = 8
+    order: str = "prune_then_quantize"
+    ptq: bool = False
+    # training
+    lr: float = 1e-3
+    qat_lr: float | None = None       # defaults to lr / 2
+    pretrain_epochs: int = 0
+    seed: int = 0
+    checkpoint_dir: str | None = None
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(name, msg):
+            raise JpqError(f"compress config: {name}: {msg}")
+
+        if self.method not in METHODS:
+            bad("method", f"{self.method!r} is not one of {', '.join(METHODS)}")
+        if not 0.0 <= self.target_sparsity < 1.0:
+            bad("target_sparsity", f"{self.target_sparsity} must be in [0, 1)")
+        for name, allowed in (("score", SCORES), ("finetune", FINETUNE_MODES), ("schedule", SCHEDULES),
+                              ("order", ORDERS)):
+            if getattr(self, name) not in allowed:
+                bad(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        # 2..8 bits: QuantToQCDQ (and so onnxruntime) only lowers Quant nodes of that width.
+        for name in ("weight_bits", "act_bits", "input_bits", "bias_bits", "first_layer_weight_bits",
+                     "last_layer_weight_bits"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and 2 <= value <= 8):
+                bad(name, f"{value!r} must be an integer from 2 to 8")
+        for layer, bits in self.layer_bits.items():
+            if not isinstance(bits, dict) or set(bits) - {"weight", "act"}:
+                bad(f"layer_bits.{layer}", "must be a mapping with keys 'weight' and/or 'act'")
+            for kind, value in bits.items():
+                if not (isinstance(value, int) and 2 <= value <= 8):
+                    bad(f"layer_bits.{layer}.{kind}", f"{value!r} must be an integer from 2 to 8")
+        for name in ("score_batches", "prune_steps", "regrow_interval", "calibration_batches"):
+            if getattr(self, name) < 1:
+                bad(name, "must be at least 1")
+        for name in ("epochs_per_step", "qat_epochs", "pretrain_epochs", "min_kept_per_layer"):
+            if getattr(self, name) < 0:
+                bad(name, "must not be negative")
+
+    @classmethod
+    def for_method(cls, method: str = "joint", **overrides) -> "CompressConfig":
+        """A config with the method's preset applied, then `overrides`."""
+        if method not in METHOD_PRESETS:
+            raise JpqError(f"compress config: method: {method!r} is not one of {', '.join(METHODS)}")
+        values = {**METHOD_PRESETS[method], **overrides, "method": method}
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "CompressConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise JpqError(f"{source}: unknown compress option(s): {', '.join(unknown)}")
+        data = dict(data)
+        return cls.for_method(data.pop("method", "joint"), **data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def qat_learning_rate(self) -> float:
+        return self.qat_lr if self.qat_lr is not None else self.lr / 2
+
+
+def load_config_file(path: str | Path) -> dict:
+    """Read a YAML or JSON file into a dict (the CLI config holds more than CompressConfig)."""
+    path = Path(path)
+    if not path.is_file():
+        raise JpqError(f"{path}: config file not found")
+    text = path.read_text()
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # parser messages are multi-line; keep the first line
+        raise JpqError(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise JpqError(f"{path}: expected a mapping at the top level")
+    return data

@@ -1,0 +1,255 @@
+"""QONNX export of a compressed model, built node by node with onnx.helper.
+
+What the file holds (the build pipeline reads exactly this):
+  - the graph input feeds a `Quant` node (the input quantizer), so the input type is known;
+  - every weight is a float initializer already on its quantization grid, feeding a `Quant` node
+    (signed=1, narrow=1), then Conv / ConvTranspose / MatMul (Linear: MatMul + Add);
+  - a bias is a float initializer feeding a `Quant` node (signed=1, narrow=0, bias_bits <= 8) whose
+    scale is input_scale * weight_scale or a coarser power of two, so it is an integer number of
+    accumulator LSBs: exact in hardware and in float32;
+  - activations: Relu then an unsigned `Quant` node;
+  - all Quant nodes: domain qonnx.custom_op.general, inputs (x, scale, zeropt=0, bitwidth) as 0-d
+    initializers, power-of-two scales, rounding_mode ROUND;
+  - Conv nodes carry explicit kernel_shape, strides, pads, dilations and group.
+Masks are not stored as tensors (a dangling `<weight>_mask` initializer breaks tools): a pruned
+weight is a zero in the weight initializer. Per-layer sparsity (of the masks), zero fraction (masks
+plus weights that quantize to zero) and bit widths are in metadata_props under "jpq2hw.compress"
+as JSON, for humans and tools.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.fx as fx
+import torch.nn as nn
+from onnx import TensorProto, helper, numpy_helper
+
+from jpq2hw.compress.graph import is_flatten, trace
+from jpq2hw.compress.qmodules import QuantAct, QuantConv2d, QuantConvTranspose2d, QuantLinear, WEIGHT_LAYERS
+from jpq2hw.compress.quantizers import quantize
+from jpq2hw.errors import JpqError
+
+QUANT_DOMAIN = "qonnx.custom_op.general"
+OPSET = 13
+METADATA_KEY = "jpq2hw.compress"
+
+
+def _pair(v):
+    return list(v) if isinstance(v, (tuple, list)) else [v, v]
+
+
+class _Builder:
+    def __init__(self):
+        self.nodes, self.inits, self.layers = [], [], []
+        self.names: set[str] = set()
+
+    def fresh(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.names:
+            name, i = f"{base}_{i}", i + 1
+        self.names.add(name)
+        return name
+
+    def const(self, base: str, value: np.ndarray) -> str:
+        name = self.fresh(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], base: str, domain: str = "", **attrs) -> str:
+        out = self.fresh(base)
+        self.nodes.append(helper.make_node(op, inputs, [out], name=self.fresh(f"{op}_{base}"), domain=domain, **attrs))
+        return out
+
+    def quant(self, x: str, base: str, scale: float, bits: int, signed: bool, narrow: bool) -> str:
+        inputs = [x, self.const(f"{base}_scale", np.array(scale, dtype=np.float32)),
+                  self.const(f"{base}_zeropt", np.array(0.0, dtype=np.float32)),
+                  self.const(f"{base}_bitwidth", np.array(float(bits), dtype=np.float32))]
+        return self.node("Quant", inputs, f"{base}_quant", domain=QUANT_DOMAIN, signed=int(signed),
+                         narrow=int(narrow), rounding_mode="ROUND")
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def _weight_layer(b: _Builder, layer, name: str, x: str) -> str:
+    if not layer.quant_enabled:
+        raise JpqError(f"layer {name}: quantization is off; run compress (or enable quantization) before export")
+    s_w = layer.current_weight_scale()
+    w_q = quantize(layer.weight * layer.weight_mask, s_w, layer.weight_bits, True, layer.weight_narrow)
+    bias = None
+    info = {"name": name, "type": type(layer).__name__, "weight_bits": layer.weight_bits, "weight_scale": s_w,
+            "sparsity": 1.0 - layer.weight_mask.mean().item(), "zero_fraction": (w_q == 0).float().mean().item(),
+            "input_scale": layer.input_scale()}
+    if layer.bias is not None:
+        s_in = layer.input_scale()
+        if s_in is None:
+            raise JpqError(f"layer {name}: has a bias but its input does not come from a quantizer "
+                           "(put a ReLU/QuantAct before it, or drop the bias)")
+        s_b = layer.bias_quant_scale(s_in, s_w)
+        bias = quantize(layer.bias, s_b, layer.bias_bits, True, False)
+        info.update(bias_bits=layer.bias_bits, bias_scale=s_b)
+    safe = name.replace(".", "_")
+    if isinstance(layer, QuantLinear):
+        w_name = b.const(f"{safe}_weight", _np(w_q).T.copy())  # MatMul wants (in, out)
+    else:
+        w_name = b.const(f"{safe}_weight", _np(w_q))
+    info["onnx_weight"] = w_name
+    b.layers.append(info)
+    w_in = b.quant(w_name, f"{safe}_weight", s_w, layer.weight_bits, True, layer.weight_narrow)
+    b_in = None
+    if bias is not None:
+        b_in = b.quant(b.const(f"{safe}_bias", _np(bias)), f"{safe}_bias", info["bias_scale"], layer.bias_bits,
+                       True, False)
+    if isinstance(layer, QuantLinear):
+        out = b.node("MatMul", [x, w_in], f"{safe}_matmul")
+        return b.node("Add", [out, b_in], f"{safe}_out") if b_in else out
+    if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+        raise JpqError(f"layer {name}: only numeric zero padding is exported (got padding={layer.padding!r}, "
+                       f"padding_mode={layer.padding_mode!r})")
+    ph, pw = _pair(layer.padding)
+    attrs = dict(kernel_shape=_pair(layer.kernel_size), strides=_pair(layer.stride), dilations=_pair(layer.dilation),
+                 group=layer.groups)
+    inputs = [x, w_in] + ([b_in] if b_in else [])
+    if isinstance(layer, QuantConvTranspose2d):
+        return b.node("ConvTranspose", inputs, f"{safe}_out", pads=[ph, pw, ph, pw],
+                      output_padding=_pair(layer.output_padding), **attrs)
+    return b.node("Conv", inputs, f"{safe}_out", pads=[ph, pw, ph, pw], **attrs)
+
+
+def _act(b: _Builder, q: QuantAct, name: str, x: str) -> str:
+    if not q.quant_enabled:
+        raise JpqError(f"activation {name}: quantization is off; run compress before export")
+    safe = name.replace(".", "_")
+    if q.relu:
+        x = b.node("Relu", [x], f"{safe}_relu")
+    b.layers.append({"name": name, "type": "QuantAct", "act_bits": q.bits, "signed": q.signed, "scale": q.scale})
+    return b.quant(x, safe, q.scale, q.bits, q.signed, q.narrow)
+
+
+def _maxpool(b: _Builder, m: nn.MaxPool2d, name: str, x: str) -> str:
+    if m.return_indices or any(d != 1 for d in _pair(m.dilation)):
+        raise JpqError(f"layer {name}: MaxPool2d with indices or dilation is not exported")
+    ph, pw = _pair(m.padding)
+    stride = _pair(m.stride if m.stride is not None else m.kernel_size)
+    return b.node("MaxPool", [x], f"{name.replace('.', '_')}_pool", kernel_shape=_pair(m.kernel_size),
+                  strides=stride, pads=[ph, pw, ph, pw], ceil_mode=int(m.ceil_mode))
+
+
+def _flatten_dims(node: fx.Node, modules: dict) -> tuple[int, int]:
+    if node.op == "call_module":
+        m = modules[node.target]
+        return m.start_dim, m.end_dim
+    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+    return start, end
+
+
+def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto:
+    model.eval()
+    gm = trace(model)
+    modules = dict(gm.named_modules())
+    b = _Builder()
+    value: dict[fx.Node, str] = {}
+    graph_input = graph_output = None
+    for node in gm.graph.nodes:
+        src = value.get(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+        if node.op == "placeholder":
+            if graph_input is not None:
+                raise JpqError("export: the model must take exactly one input tensor")
+            graph_input = b.fresh("input")
+            value[node] = graph_input
+        elif node.op == "output":
+            graph_output = src
+        elif node.op == "call_module":
+            m = modules[node.target]
+            if isinstance(m, WEIGHT_LAYERS):
+                value[node] = _weight_layer(b, m, node.target, src)
+            elif isinstance(m, QuantAct):
+                value[node] = _act(b, m, node.target, src)
+            elif isinstance(m, nn.MaxPool2d):
+                value[node] = _maxpool(b, m, node.target, src)
+            elif isinstance(m, (nn.Identity, nn.Dropout)):
+                value[node] = src
+            elif isinstance(m, nn.Flatten):
+                value[node] = _flatten(b, node, modules, src)
+            else:
+                raise JpqError(f"export: layer {node.target} ({type(m).__name__}) is not supported; supported: "
+                               "Conv2d, ConvTranspose2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity")
+        elif is_flatten(node, modules):
+            value[node] = _flatten(b, node, modules, src)
+        else:
+            raise JpqError(f"export: operation {node.target} ({node.op}) is not supported")
+    if graph_output is None or not isinstance(graph_output, str):
+        raise JpqError("export: the model must return exactly one tensor")
+
+    with torch.no_grad():
+        out_shape = list(model(example_input).shape)
+    # name the output tensor of the last node "output"
+    last = next(n for n in reversed(b.nodes) if graph_output in n.output)
+    last.output[list(last.output).index(graph_output)] = "output"
+    graph = helper.make_graph(
+        b.nodes, "jpq2hw_compressed",
+        [helper.make_tensor_value_info(graph_input, TensorProto.FLOAT, list(example_input.shape))],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, out_shape)],
+        initializer=b.inits)
+    proto = helper.make_model(graph, producer_name="jpq2hw.compress",
+                              opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(QUANT_DOMAIN, 1)])
+    proto.ir_version = 8
+    meta = {"masks": "implied: a pruned weight is a zero in its weight initializer", "layers": b.layers}
+    helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
+    return proto
+
+
+def _flatten(b: _Builder, node: fx.Node, modules: dict, src: str) -> str:
+    start, end = _flatten_dims(node, modules)
+    if start != 1 or end != -1:
+        raise JpqError(f"export: flatten({start}, {end}) is not supported, only flatten(x, 1)")
+    return b.node("Flatten", [src], "flatten", axis=1)
+
+
+def to_qonnx(model: nn.Module, example_input: torch.Tensor, path: str | Path, cleanup: bool = True):
+    """Write `model` as QONNX to `path` and return the qonnx ModelWrapper (cleaned up, so the input
+    is renamed `global_in`; always read the name from model.graph.input[0].name)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    wrapper = ModelWrapper(build_onnx(model, example_input))
+    if cleanup:
+        meta = read_metadata(wrapper)
+        weights = {name: wrapper.get_initializer(name) for name in
+                   (l["onnx_weight"] for l in meta["layers"] if "onnx_weight" in l)}
+        wrapper = cleanup_model(wrapper)
+        _rename_weights_in_metadata(wrapper, meta, weights)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.save(str(path))
+    return wrapper
+
+
+def _rename_weights_in_metadata(wrapper, meta: dict, weights: dict) -> None:
+    """cleanup_model gives tensors new names; find each weight again by its (unique) values."""
+    fresh = {i.name: numpy_helper.to_array(i) for i in wrapper.graph.initializer}
+    for layer in meta["layers"]:
+        if "onnx_weight" in layer:
+            old = weights[layer["onnx_weight"]]
+            layer["onnx_weight"] = next((n for n, a in fresh.items() if a.shape == old.shape and np.array_equal(a, old)),
+                                        layer["onnx_weight"])
+    for prop in wrapper.model.metadata_props:
+        if prop.key == METADATA_KEY:
+            prop.value = json.dumps(meta)
+
+
+def read_metadata(model) -> dict:
+    """The JSON written under metadata_props["jpq2hw.compress"] (a ModelProto or ModelWrapper)."""
+    proto = getattr(model, "model", model)
+    for prop in proto.metadata_props:
+        if prop.key == METADATA_KEY:
+            return json.loads(prop.value)
+    return {}

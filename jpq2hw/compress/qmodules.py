@@ -1,0 +1,238 @@
+"""Quantized, maskable layers and the conversion of a float model into them.
+
+Each weight layer holds a `weight_mask` buffer (1 = kept) and computes its effective weight as
+quantize(weight * mask). Two switches per layer:
+  - `quant_enabled`: weight/bias fake quantization on (stage 2) or off (float stage 1);
+  - `mask_ste`: False -> pruned weights get zero gradient (masked fine-tuning);
+                True  -> the gradient reaches the latent pruned weights (regrow: a pruned weight
+                         keeps learning and can come back when the masks are recomputed).
+Activations go through `QuantAct` (ReLU optional) with a power-of-two scale from a running max.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from jpq2hw.compress.quantizers import bias_scale, fake_quantize, pow2_scale_for_max, weight_scale
+
+
+def _mask_straight_through(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    # forward: weight * mask; backward: identity, so pruned latent weights still see dL/dw_eff
+    return weight + (weight * mask - weight).detach()
+
+
+class QuantWeightLayer:
+    """Mixin for Conv2d / Linear / ConvTranspose2d."""
+
+    def _init_quant(self, weight_bits: int, bias_bits: int = 8):
+        self.weight_bits = weight_bits
+        self.bias_bits = bias_bits
+        self.weight_narrow = True  # symmetric range: the sign flip of a weight is representable
+        self.quant_enabled = False
+        self.mask_ste = False
+        self.register_buffer("weight_mask", torch.ones_like(self.weight))
+        # The activation quantizer feeding this layer (set by bind_input_quantizers); kept in a
+        # list so it is not registered as a submodule.
+        self._input_quant = [None]
+
+    def input_scale(self) -> float | None:
+        source = self._input_quant[0]
+        return None if source is None else source.scale
+
+    def current_weight_scale(self) -> float:
+        return weight_scale(self.weight * self.weight_mask, self.weight_bits, self.weight_mask, self.weight_narrow)
+
+    def effective_weight(self) -> torch.Tensor:
+        if self.mask_ste:
+            weight = _mask_straight_through(self.weight, self.weight_mask)
+        else:
+            weight = self.weight * self.weight_mask
+        if self.quant_enabled:
+            weight = fake_quantize(weight, self.current_weight_scale(), self.weight_bits, True, self.weight_narrow)
+        return weight
+
+    def effective_bias(self) -> torch.Tensor | None:
+        if self.bias is None or not self.quant_enabled:
+            return self.bias
+        s_in = self.input_scale()
+        if s_in is None:
+            return self.bias  # export refuses this case with a clear message
+        scale = self.bias_quant_scale(s_in, self.current_weight_scale())
+        return fake_quantize(self.bias, scale, self.bias_bits, True, False)
+
+    def bias_quant_scale(self, s_in: float, s_w: float) -> float:
+        return bias_scale(self.bias, s_in * s_w, self.bias_bits)
+
+
+class QuantConv2d(QuantWeightLayer, nn.Conv2d):
+    def __init__(self, *args, weight_bits: int = 8, bias_bits: int = 8, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quant(weight_bits, bias_bits)
+
+    def forward(self, x):
+        return self._conv_forward(x, self.effective_weight(), self.effective_bias())
+
+
+class QuantLinear(QuantWeightLayer, nn.Linear):
+    def __init__(self, *args, weight_bits: int = 8, bias_bits: int = 8, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quant(weight_bits, bias_bits)
+
+    def forward(self, x):
+        return F.linear(x, self.effective_weight(), self.effective_bias())
+
+
+class QuantConvTranspose2d(QuantWeightLayer, nn.ConvTranspose2d):
+    def __init__(self, *args, weight_bits: int = 8, bias_bits: int = 8, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_quant(weight_bits, bias_bits)
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.effective_weight(), self.effective_bias(), self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+WEIGHT_LAYERS = (QuantConv2d, QuantLinear, QuantConvTranspose2d)
+
+
+class QuantAct(nn.Module):
+    """Optional ReLU followed by a power-of-two fixed-point quantizer (unsigned after ReLU).
+
+    The scale comes from `running_max`: the max over calibration batches, then an exponential
+    moving average of batch maxima while training. In eval mode it is frozen, so the quantized
+    forward is deterministic and identical to the exported graph."""
+
+    def __init__(self, bits: int = 8, signed: bool = False, relu: bool = True, momentum: float = 0.1):
+        super().__init__()
+        self.bits = bits
+        self.signed = signed
+        self.relu = relu
+        self.narrow = False
+        self.momentum = momentum
+        self.quant_enabled = False
+        self.calibrating = False
+        self.register_buffer("running_max", torch.zeros(()))
+
+    @property
+    def scale(self) -> float:
+        return pow2_scale_for_max(self.running_max.item(), self.bits, self.signed, self.narrow)
+
+    @torch.no_grad()
+    def _observe(self, x: torch.Tensor) -> None:
+        batch_max = x.detach().abs().max()
+        if self.calibrating:
+            self.running_max.copy_(torch.maximum(self.running_max, batch_max))
+        elif self.running_max.item() == 0:
+            self.running_max.copy_(batch_max)
+        else:
+            self.running_max.mul_(1 - self.momentum).add_(self.momentum * batch_max)
+
+    def forward(self, x):
+        if self.relu:
+            x = F.relu(x)
+        if self.calibrating or (self.training and self.quant_enabled):
+            self._observe(x)
+        if not self.quant_enabled:
+            return x
+        return fake_quantize(x, self.scale, self.bits, self.signed, self.narrow)
+
+    def extra_repr(self):
+        return f"bits={self.bits}, signed={self.signed}, relu={self.relu}"
+
+
+class QuantModel(nn.Module):
+    """input quantizer + the user's network (with its layers swapped for quantized ones)."""
+
+    def __init__(self, net: nn.Module, input_quant: QuantAct):
+        super().__init__()
+        self.input_quant = input_quant
+        self.net = net
+
+    def forward(self, x):
+        return self.net(self.input_quant(x))
+
+
+def weight_layers(model: nn.Module) -> dict[str, QuantWeightLayer]:
+    return {name: m for name, m in model.named_modules() if isinstance(m, WEIGHT_LAYERS)}
+
+
+def act_quantizers(model: nn.Module) -> dict[str, QuantAct]:
+    return {name: m for name, m in model.named_modules() if isinstance(m, QuantAct)}
+
+
+def set_quant_enabled(model: nn.Module, enabled: bool) -> None:
+    for m in model.modules():
+        if isinstance(m, (QuantAct, *WEIGHT_LAYERS)):
+            m.quant_enabled = enabled
+
+
+def set_mask_ste(model: nn.Module, enabled: bool) -> None:
+    for m in weight_layers(model).values():
+        m.mask_ste = enabled
+
+
+def _swap(module: nn.Module, bits_for) -> nn.Module:
+    """The quantized twin of a float layer, with the same parameters (shared, not copied)."""
+    if isinstance(module, nn.Conv2d) and not isinstance(module, WEIGHT_LAYERS):
+        new = QuantConv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                          module.dilation, module.groups, module.bias is not None, module.padding_mode,
+                          weight_bits=bits_for("weight"), bias_bits=bits_for("bias"))
+    elif isinstance(module, nn.ConvTranspose2d) and not isinstance(module, WEIGHT_LAYERS):
+        new = QuantConvTranspose2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
+                                   module.padding, module.output_padding, module.groups, module.bias is not None,
+                                   module.dilation, weight_bits=bits_for("weight"), bias_bits=bits_for("bias"))
+    elif isinstance(module, nn.Linear) and not isinstance(module, WEIGHT_LAYERS):
+        new = QuantLinear(module.in_features, module.out_features, module.bias is not None,
+                          weight_bits=bits_for("weight"), bias_bits=bits_for("bias"))
+    elif isinstance(module, nn.ReLU):
+        return QuantAct(bits_for("act"), signed=False, relu=True)
+    else:
+        return module
+    new.weight = module.weight
+    if module.bias is not None:
+        new.bias = module.bias
+    new.weight_mask = torch.ones_like(module.weight)
+    return new
+
+
+def prepare_model(model: nn.Module, config) -> QuantModel:
+    """Swap Conv2d/Linear/ConvTranspose2d/ReLU for their quantized twins (in place inside `model`)
+    and put an input quantizer in front. Quantization starts disabled (float behaviour)."""
+    from jpq2hw.compress.graph import bind_input_quantizers
+
+    layer_order = [name for name, m in model.named_modules()
+                   if isinstance(m, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d))]
+
+    def bits_lookup(name: str):
+        def bits_for(kind: str) -> int:
+            if kind == "bias":
+                return config.bias_bits
+            override = config.layer_bits.get(name, {})
+            if kind in override:
+                return override[kind]
+            if kind == "weight":
+                if layer_order and name == layer_order[0] and config.first_layer_weight_bits:
+                    return config.first_layer_weight_bits
+                if layer_order and name == layer_order[-1] and config.last_layer_weight_bits:
+                    return config.last_layer_weight_bits
+                return config.weight_bits
+            return config.act_bits
+        return bits_for
+
+    def recurse(parent: nn.Module, prefix: str):
+        for child_name, child in list(parent.named_children()):
+            full = f"{prefix}{child_name}"
+            new = _swap(child, bits_lookup(full))
+            if new is not child:
+                setattr(parent, child_name, new)
+            else:
+                recurse(child, full + ".")
+
+    if isinstance(model, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+        model = nn.Sequential(model)
+    recurse(model, "")
+    quant_model = QuantModel(model, QuantAct(config.input_bits, signed=config.input_signed, relu=False))
+    bind_input_quantizers(quant_model)
+    return quant_model
