@@ -3,7 +3,9 @@
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 
 from jpq2hw import __version__
 from jpq2hw.errors import EXIT_BAD_INPUT, JpqError
@@ -41,6 +43,8 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
+    if not os.environ.get("JPQ2HW_WARNINGS"):
+        warnings.filterwarnings("ignore")  # the stack's deprecation chatter hides our progress lines
     try:
         return int(args.func(args) or 0)
     except JpqError as exc:

@@ -1,0 +1,159 @@
+"""Read the fixed-point types a normalized QONNX graph implies: the input type and, per compute layer,
+its quantized weights, weight/activation bit widths, sparsity and operation counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.general.intquant import int_quant
+
+from jpq2hw.annotate.fixed import FixedType
+from jpq2hw.errors import JpqError
+
+COMPUTE_OPS = ("Conv", "MatMul")
+# Ops a value passes through unchanged in type (or only reduced/rearranged), when tracing to its quantizer.
+TYPE_PRESERVING_OPS = ("Relu", "MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Identity")
+
+
+@dataclass
+class QuantSpec:
+    node: str
+    bits: int
+    signed: bool
+    narrow: bool
+    scale_exp: int  # scale = 2**scale_exp
+    rounding: str
+
+    def fixed_type(self) -> FixedType:
+        frac = -self.scale_exp
+        return FixedType(
+            signed=self.signed,
+            width=self.bits,
+            integer=self.bits - frac,
+            rounding="RND_CONV" if self.rounding == "ROUND" else "TRN",
+            saturation="SAT_SYM" if self.narrow else "SAT",
+        )
+
+
+@dataclass
+class LayerStats:
+    name: str  # the ONNX node name
+    op: str
+    output: str  # the ONNX tensor it writes (hls4ml keeps this name)
+    weight_bits: int
+    act_bits: int | None
+    params: int
+    nonzero_params: int
+    macs_per_weight: int  # how often each weight is used per inference (output pixels)
+    accum_bits: int | None = None
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.nonzero_params / self.params if self.params else 0.0
+
+    @property
+    def weight_memory_bits(self) -> int:
+        # hard-wired weights: only nonzeros are stored, each in weight_bits; zeros cost nothing
+        return self.nonzero_params * self.weight_bits
+
+    @property
+    def bops(self) -> int:
+        # bit operations: every nonzero multiply-accumulate costs weight_bits x activation bits
+        return self.nonzero_params * self.macs_per_weight * self.weight_bits * (self.act_bits or 32)
+
+
+@dataclass
+class ModelAnalysis:
+    input_name: str
+    input_shape: list[int]
+    input_quant: QuantSpec
+    layers: list[LayerStats] = field(default_factory=list)
+
+
+def quant_spec(model: ModelWrapper, node) -> QuantSpec:
+    scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64).ravel()[0]
+    bits = int(np.asarray(model.get_initializer(node.input[3])).ravel()[0])
+    attrs = {a.name: a for a in node.attribute}
+    _, exp = np.frexp(scale)
+    return QuantSpec(
+        node=node.name,
+        bits=bits,
+        signed=bool(attrs["signed"].i) if "signed" in attrs else True,
+        narrow=bool(attrs["narrow"].i) if "narrow" in attrs else False,
+        scale_exp=int(exp) - 1,
+        rounding=attrs["rounding_mode"].s.decode().upper() if "rounding_mode" in attrs else "ROUND",
+    )
+
+
+def quantized_constant(model: ModelWrapper, node) -> np.ndarray:
+    """The values a weight Quant node produces from its constant input (qonnx's own Quant semantics)."""
+    attrs = {a.name: a for a in node.attribute}
+    x, scale, zeropt, bits = (model.get_initializer(n) for n in node.input)
+    return int_quant(
+        np.asarray(x, dtype=np.float64), np.asarray(scale, dtype=np.float64), np.asarray(zeropt, dtype=np.float64),
+        np.asarray(bits, dtype=np.float64), attrs["signed"].i, attrs["narrow"].i, attrs["rounding_mode"].s.decode(),
+    )
+
+
+def _producer_quant(model: ModelWrapper, tensor: str):
+    """The Quant node that last set the type of `tensor`, looking back through type-preserving ops."""
+    node = model.find_producer(tensor)
+    while node is not None and node.op_type in TYPE_PRESERVING_OPS:
+        node = model.find_producer(node.input[0])
+    return node if node is not None and node.op_type == "Quant" else None
+
+
+def _first_input_quant(model: ModelWrapper, source: str):
+    name = model.graph.input[0].name
+    frontier = [name]
+    seen = set()
+    while frontier:
+        t = frontier.pop()
+        for consumer in model.find_consumers(t) or []:
+            if consumer.op_type == "Quant":
+                return consumer
+            if consumer.op_type in ("Transpose", "Reshape", "Flatten", "Identity") and consumer.name not in seen:
+                seen.add(consumer.name)
+                frontier.append(consumer.output[0])
+    raise JpqError(
+        f"{source}: the graph input '{name}' does not go straight into a Quant node, so its fixed-point "
+        f"type is unknown; add an input quantizer (e.g. Brevitas QuantIdentity) before the first layer"
+    )
+
+
+def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
+    in_name = model.graph.input[0].name
+    analysis = ModelAnalysis(
+        input_name=in_name,
+        input_shape=list(model.get_tensor_shape(in_name)),
+        input_quant=quant_spec(model, _first_input_quant(model, source)),
+    )
+    for node in model.graph.node:
+        if node.op_type not in COMPUTE_OPS:
+            continue
+        w_quant = model.find_producer(node.input[1])
+        if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:
+            raise JpqError(f"{source}: node '{node.name}' ({node.op_type}): its weights are not a quantized constant")
+        weights = quantized_constant(model, w_quant)
+        act_q = _producer_quant(model, node.input[0])
+        out_shape = model.get_tensor_shape(node.output[0])
+        if node.op_type == "Conv":
+            # channels-last after normalization: N, H, W, C (or N, W, C)
+            macs_per_weight = int(np.prod(out_shape[1:-1]))
+        else:
+            macs_per_weight = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
+        analysis.layers.append(
+            LayerStats(
+                name=node.name,
+                op=node.op_type,
+                output=node.output[0],
+                weight_bits=quant_spec(model, w_quant).bits,
+                act_bits=quant_spec(model, act_q).bits if act_q is not None else None,
+                params=int(weights.size),
+                nonzero_params=int(np.count_nonzero(weights)),
+                macs_per_weight=macs_per_weight,
+            )
+        )
+    return analysis

@@ -1,0 +1,199 @@
+"""`jpq2hw build`: load -> validate -> normalize -> annotate -> convert -> write -> verify -> report.
+
+Each step is its own module; this file only runs them in order, times them, and guarantees that a failed
+build leaves nothing behind (and that an existing output folder survives unless --force).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jpq2hw import boards
+from jpq2hw.errors import EXIT_NOT_EXACT, EXIT_OK, JpqError
+from jpq2hw.progress import Progress
+
+BACKENDS = {"vitis": "Vitis", "vivado": "Vivado"}
+IO_TYPES = {"parallel": "io_parallel", "stream": "io_stream"}
+
+
+@dataclass
+class BuildOptions:
+    model: Path
+    board: str = "pynq-z2"
+    out: Path | None = None
+    vectors: int = 100
+    input_data: Path | None = None
+    backend: str = "vitis"
+    io: str = "parallel"
+    reuse_factor: int = 1
+    clock_mhz: float | None = None
+    force: bool = False
+    quiet: bool = False
+    seed: int = 0
+
+    def output_dir(self) -> Path:
+        return self.out if self.out is not None else Path(f"{Path(self.model).name.split('.')[0]}_{self.board}")
+
+
+def check_options(opts: BuildOptions):
+    board = boards.load_board(opts.board)  # raises with the list of known boards
+    if opts.backend not in BACKENDS:
+        raise JpqError(f"--backend {opts.backend}: choose one of {', '.join(BACKENDS)}")
+    if opts.io not in IO_TYPES:
+        raise JpqError(f"--io {opts.io}: choose one of {', '.join(IO_TYPES)}")
+    if opts.vectors < 1:
+        raise JpqError(f"--vectors {opts.vectors}: need at least 1")
+    if opts.reuse_factor < 1:
+        raise JpqError(f"--reuse-factor {opts.reuse_factor}: must be >= 1")
+    if opts.clock_mhz is not None and not 1 <= opts.clock_mhz <= 1000:
+        raise JpqError(f"--clock-mhz {opts.clock_mhz}: must be between 1 and 1000")
+    if opts.input_data is not None and not Path(opts.input_data).is_file():
+        raise JpqError(f"--input-data {opts.input_data}: no such file")
+    out = opts.output_dir()
+    if out.exists() and not opts.force:
+        raise JpqError(f"output folder {out} exists; pass --force to replace it")
+    return board
+
+
+@contextmanager
+def output_folder(out: Path, force: bool):
+    """Build straight into `out` (hls4ml writes absolute paths, so the folder cannot be moved afterwards);
+    an old `out` is kept aside until the build succeeds, and a failed build removes every trace."""
+    backup = None
+    if out.exists():
+        assert force
+        backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        out.rename(backup / out.name)
+    out.mkdir(parents=True)
+    try:
+        yield out
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        if backup is not None:
+            (backup / out.name).rename(out)
+            shutil.rmtree(backup, ignore_errors=True)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def run_build(opts: BuildOptions) -> tuple[int, dict]:
+    from jpq2hw.annotate.quant_types import analyze
+    from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert, layer_types
+    from jpq2hw.frontend.load import load_model
+    from jpq2hw.frontend.validate import validate_quantizers, validate_structure
+    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.report.build_report import layer_rows, totals, write_reports
+    from jpq2hw.verify import csim, vectors
+    from jpq2hw.verify.reference import Reference
+    from jpq2hw.writer.axis_check import check_axis_wrapper
+    from jpq2hw.writer.board_files import render_board_files
+    from jpq2hw.writer.project_info import project_info_from_hls_model
+
+    board = check_options(opts)
+    source = str(opts.model)
+    progress = Progress(quiet=opts.quiet)
+    clock = float(opts.clock_mhz or board.clock_mhz)
+    out = opts.output_dir()
+
+    with progress.step("load", f"Loading {source}"):
+        model = load_model(opts.model)
+        validate_structure(model, source)
+    with progress.step("normalize", "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"):
+        try:
+            model = normalize(model)
+        except JpqError:
+            raise
+        except Exception as exc:
+            raise JpqError(f"{source}: qonnx could not normalize the model ({type(exc).__name__}: {exc})") from None
+        validate_quantizers(model, source)
+    with progress.step("annotate", "Deriving fixed-point types from the Quant nodes"):
+        analysis = analyze(model, source)
+        if opts.input_data is not None:
+            user = vectors.load_user_vectors(Path(opts.input_data), analysis.input_quant, analysis.input_shape[1:])
+        else:
+            user = np.zeros((0, *analysis.input_shape[1:]))
+
+    with output_folder(out, opts.force):
+        cfg = ConvertOptions(backend=BACKENDS[opts.backend], io_type=IO_TYPES[opts.io],
+                             reuse_factor=opts.reuse_factor, clock_mhz=clock, part=board.part)
+        with progress.step("convert", f"Converting with hls4ml ({cfg.backend}, {cfg.io_type})"):
+            hls_model = convert(model, analysis, out / "hls", cfg)
+            types = layer_types(hls_model)
+            for layer in analysis.layers:
+                hls_layer = next((l for l in hls_model.get_layers() if l.outputs[0] == layer.output), None)
+                acc = hls_layer.get_attr("accum_t") if hls_layer is not None else None
+                layer.accum_bits = int(acc.precision.width) if acc is not None else None
+            model.save(str(out / "model_normalized.onnx"))
+        with progress.step("write", f"Rendering board files for {board.name}"):
+            info = project_info_from_hls_model(hls_model, board, clock, "hls")
+            render_board_files(out, board, info)
+
+        xs = np.concatenate([
+            vectors.random_vectors(analysis.input_quant, analysis.input_shape[1:], opts.vectors, opts.seed), user])
+        max_accum = max([l.accum_bits or 0 for l in analysis.layers] + [_max_width(types)])
+        reference = Reference(model, max_accum)
+        with progress.step("reference", f"Running the reference ({reference.kind}) on {len(xs)} vectors"):
+            expected = reference.run_batch(xs)
+        with progress.step("compile", "Compiling the C++ with g++ (C-simulation)"):
+            csim.compile_model(hls_model)
+        with progress.step("simulate", f"Simulating {len(xs)} vectors and comparing bit for bit"):
+            hw = csim.simulate(hls_model, xs, list(expected.shape[1:]))
+            result = csim.compare(hw, expected)
+        divergent = None
+        if not result.bit_exact:
+            with progress.step("trace", "Tracing layers to find where the C++ diverges"):
+                divergent = csim.first_divergent_layer(hls_model, reference, xs[result.first_mismatch][None])
+        with progress.step("axis", "Checking the AXI-Stream wrapper against the reference (g++)"):
+            axis = check_axis_wrapper(out, info, xs.reshape(len(xs), -1), expected.reshape(len(xs), -1))
+
+        vec_dir = out / "vectors"
+        vec_dir.mkdir()
+        np.save(vec_dir / "inputs.npy", xs)
+        np.save(vec_dir / "expected.npy", expected)
+
+        rows = layer_rows(analysis)
+        report = {
+            "model": str(opts.model),
+            "board": board.name,
+            "part": board.part,
+            "clock_mhz": clock,
+            "backend": cfg.backend,
+            "io_type": cfg.io_type,
+            "reuse_factor": cfg.reuse_factor,
+            "bit_exact": bool(result.bit_exact and axis.passed),
+            "vectors": result.vectors,
+            "mismatched_vectors": result.mismatched_vectors,
+            "max_abs_error": result.max_abs_error,
+            "first_divergent_layer": divergent,
+            "reference": reference.kind,
+            "axis_wrapper": "bit-exact" if axis.passed else f"FAILED at {axis.stage}",
+            "input_type": analysis.input_quant.fixed_type().hls(),
+            "layers": rows,
+            "totals": totals(rows),
+            "hls_types": types,
+            "timings_s": {k: round(v, 3) for k, v in progress.timings.items()},
+        }
+        write_reports(out, report)
+
+    verdict = "bit-exact" if report["bit_exact"] else "NOT bit-exact"
+    progress.info(f"{out}: {verdict} on {result.vectors} vectors ({reference.kind}); report in {out / 'report.md'}")
+    if not result.bit_exact:
+        progress.info(f"  {result.mismatched_vectors} vectors differ, max abs error {result.max_abs_error:g}, "
+                      f"first divergent layer: {divergent}")
+    if not axis.passed:
+        progress.info(f"  AXI-Stream wrapper check failed at {axis.stage}: {axis.log.strip().splitlines()[-1:]}")
+    return (EXIT_OK if report["bit_exact"] else EXIT_NOT_EXACT), report
+
+
+def _max_width(types: dict) -> int:
+    import re
+
+    widths = [int(m.group(1)) for t in types.values() for v in t.values() for m in [re.search(r"<(\d+)", v)] if m]
+    return max(widths, default=0)

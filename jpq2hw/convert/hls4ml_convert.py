@@ -1,0 +1,84 @@
+"""Convert the normalized QONNX model with hls4ml, with exact types, into an HLS project folder."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from jpq2hw.annotate.quant_types import ModelAnalysis
+from jpq2hw.convert import exact_precision
+from jpq2hw.errors import JpqError
+
+PROJECT_NAME = "myproject"
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    backend: str = "Vitis"  # Vitis | Vivado
+    io_type: str = "io_parallel"  # io_parallel | io_stream
+    reuse_factor: int = 1
+    clock_mhz: float = 100.0
+    part: str = "xc7z020clg400-1"
+
+
+def hls_config(model: ModelWrapper, analysis: ModelAnalysis, opts: ConvertOptions) -> dict:
+    import hls4ml
+
+    config = hls4ml.utils.config_from_onnx_model(
+        model, granularity="name", backend=opts.backend, default_precision="fixed<32,16>",
+        default_reuse_factor=opts.reuse_factor,
+    )
+    config["Model"][exact_precision.CONFIG_KEY] = True
+    config["Model"]["Strategy"] = "Latency" if opts.reuse_factor == 1 else "Resource"
+    for layer in config["LayerName"].values():
+        layer["Trace"] = True  # lets the check name the first layer that diverges
+    config["LayerName"].setdefault(analysis.input_name, {})["Precision"] = {
+        "result": analysis.input_quant.fixed_type().hls()
+    }
+    return config
+
+
+def convert(model: ModelWrapper, analysis: ModelAnalysis, project_dir: Path, opts: ConvertOptions, quiet=True):
+    """Returns the hls4ml ModelGraph with the project written to `project_dir`."""
+    import hls4ml
+
+    exact_precision.install()
+    chatter = io.StringIO()  # hls4ml prints its topology on stdout; keep the user's terminal for progress
+    try:
+        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = hls_config(model, analysis, opts)
+            hls_model = hls4ml.converters.convert_from_onnx_model(
+                model.model,
+                output_dir=str(project_dir),
+                project_name=PROJECT_NAME,
+                io_type=opts.io_type,
+                backend=opts.backend,
+                part=opts.part,
+                clock_period=round(1000.0 / opts.clock_mhz, 3),
+                hls_config=config,
+            )
+            hls_model.write()
+    except exact_precision.NotExactError as exc:
+        raise JpqError(f"cannot make the hardware exact: {exc}") from None
+    except JpqError:
+        raise
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise JpqError(f"hls4ml could not convert the model: {msg}") from None
+    return hls_model
+
+
+def layer_types(hls_model) -> dict[str, dict[str, str]]:
+    """Per hls4ml layer: the C++ types it was given (for the report)."""
+    out = {}
+    for layer in hls_model.get_layers():
+        out[layer.name] = {
+            k: str(v.precision) for k, v in layer.attributes.items() if k.endswith("_t") and hasattr(v, "precision")
+        }
+    return out

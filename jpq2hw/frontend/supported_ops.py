@@ -1,0 +1,25 @@
+"""The ONNX ops jpq2hw maps to hardware, and what each becomes. Validation and the README read this table."""
+
+SUPPORTED_OPS = {
+    "Quant": "fixed-point type of a weight (folded into it) or an activation quantizer (ap_fixed, RND_CONV, SAT)",
+    "Conv": "Conv1D/Conv2D: any kernel, stride, zero padding; group 1, dilation 1",
+    "MatMul": "Dense",
+    "Gemm": "Dense (alpha = beta = 1)",
+    "Relu": "ReLU",
+    "MaxPool": "MaxPooling1D/2D",
+    "GlobalMaxPool": "GlobalMaxPooling",
+    "Add": "residual Add of two activations, or a bias folded into the layer before",
+    "Sub": "Subtract of two activations",
+    "BatchNormalization": "BatchNormalization (scale and shift in exact fixed point) or folded into a constant",
+    "Flatten": "Reshape (no hardware)",
+    "Reshape": "Reshape (no hardware)",
+    "Transpose": "layout change (no hardware, after channels-last conversion)",
+    "Identity": "removed",
+    "Concat": "Concatenate",
+    "Mul": "scaling by a power-of-two constant (folded into the fixed-point type)",
+}
+
+# Ops that only carry constants/layout and disappear in normalization.
+CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}
+
+QUANT_DOMAINS = {"qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general", "finn", ""}

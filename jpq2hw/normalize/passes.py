@@ -1,0 +1,77 @@
+"""Normalization: bring any exporter's QONNX into the one form the converter expects.
+
+The work is done by qonnx's own transformations (cleanup, identity removal, channels-last, Gemm->MatMul).
+The few small rewrites here only complete nodes so that those transformations accept them: exporters may
+omit attributes that ONNX gives defaults for, and qonnx's passes read them unconditionally.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.transformation.remove import RemoveIdentityOps
+from qonnx.util.cleanup import cleanup_model
+
+
+def normalize(model: ModelWrapper) -> ModelWrapper:
+    complete_node_attributes(model)
+    model = cleanup_model(model, override_inpsize=1)
+    model = model.transform(RemoveIdentityOps())
+    if _rank(model, model.graph.input[0].name) > 2:
+        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+    complete_gemm_bias(model)
+    model = model.transform(GemmToMatMul())
+    model = cleanup_model(model)
+    model = model.transform(InferShapes())
+    return model
+
+
+def _rank(model: ModelWrapper, tensor: str) -> int:
+    shape = model.get_tensor_shape(tensor)
+    return len(shape) if shape is not None else 0
+
+
+def _set_default(node, name: str, value) -> None:
+    if not any(a.name == name for a in node.attribute):
+        node.attribute.append(helper.make_attribute(name, value))
+
+
+def complete_node_attributes(model: ModelWrapper) -> None:
+    """Write out the ONNX defaults that exporters leave implicit (pads, strides, dilations, group,
+    rounding_mode): qonnx's channels-last pass and hls4ml read them unconditionally."""
+    for node in model.graph.node:
+        if node.op_type == "Quant":
+            _set_default(node, "rounding_mode", "ROUND")
+            _set_default(node, "signed", 1)
+            _set_default(node, "narrow", 0)
+        elif node.op_type in ("Conv", "MaxPool"):
+            kernel = next((list(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
+            if kernel is None and node.op_type == "Conv":
+                w = model.get_initializer(node.input[1])
+                if w is None:  # weights behind a Quant node
+                    w_shape = model.get_tensor_shape(node.input[1])
+                else:
+                    w_shape = list(w.shape)
+                kernel = list(w_shape[2:])
+                _set_default(node, "kernel_shape", kernel)
+            n = len(kernel)
+            _set_default(node, "strides", [1] * n)
+            _set_default(node, "pads", [0] * (2 * n))
+            if node.op_type == "Conv":
+                _set_default(node, "dilations", [1] * n)
+                _set_default(node, "group", 1)
+
+
+def complete_gemm_bias(model: ModelWrapper) -> None:
+    """qonnx's GemmToMatMul indexes the bias input unconditionally; give a bias-free Gemm an explicit zero
+    bias (exact: it adds nothing, and hls4ml folds it into the Dense layer's bias)."""
+    for node in model.graph.node:
+        if node.op_type == "Gemm" and len(node.input) == 2:
+            n_out = model.get_tensor_shape(node.output[0])[-1]
+            name = model.make_new_valueinfo_name()
+            model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
+            node.input.append(name)

@@ -1,0 +1,88 @@
+"""C-simulation: compile hls4ml's C++ with g++, run the vectors, compare bit for bit with the reference,
+and, on a mismatch, trace the layers to name the first one that diverges."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+
+from jpq2hw.errors import JpqError, ToolMissing
+from jpq2hw.verify.reference import Reference
+
+
+@dataclass
+class Comparison:
+    vectors: int
+    mismatched_vectors: int
+    max_abs_error: float
+    first_mismatch: int | None  # index of the first vector that differs
+
+    @property
+    def bit_exact(self) -> bool:
+        return self.mismatched_vectors == 0
+
+
+def compile_model(hls_model) -> None:
+    if shutil.which("g++") is None:
+        raise ToolMissing("g++ is not installed: it is needed for the C-simulation (apt-get install g++)")
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            hls_model.compile()
+    except Exception as exc:
+        tail = " ".join(out.getvalue().strip().splitlines()[-2:])
+        raise JpqError(f"g++ failed to compile the generated C++ ({type(exc).__name__}: {exc}) {tail}") from None
+
+
+def simulate(hls_model, xs: np.ndarray, out_shape: list[int]) -> np.ndarray:
+    """Run the compiled C++ on xs (n, *input shape); float64 in and out, so no value is rounded on the way."""
+    flat = np.ascontiguousarray(xs.reshape(len(xs), -1), dtype=np.float64)
+    with contextlib.redirect_stdout(io.StringIO()):
+        y = hls_model.predict(flat)
+    return np.asarray(y, dtype=np.float64).reshape(len(xs), *out_shape)
+
+
+def compare(hw: np.ndarray, ref: np.ndarray) -> Comparison:
+    diff = np.abs(hw - ref).reshape(len(hw), -1)
+    bad = np.nonzero(np.any(hw.reshape(len(hw), -1) != ref.reshape(len(ref), -1), axis=1))[0]
+    return Comparison(
+        vectors=len(hw),
+        mismatched_vectors=int(len(bad)),
+        max_abs_error=float(diff.max()) if diff.size else 0.0,
+        first_mismatch=int(bad[0]) if len(bad) else None,
+    )
+
+
+def first_divergent_layer(hls_model, reference: Reference, x: np.ndarray) -> str | None:
+    """Trace the C++ on one sample and return the first hls4ml layer whose output differs from the
+    reference tensor it stands for (a layer that absorbed a quantizer stands for the Quant's output)."""
+    layers = [l for l in hls_model.get_layers() if l.class_name != "Input"]
+    tensor_of = {l.name: _reference_tensor(reference, l) for l in layers}
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, trace = hls_model.trace(np.ascontiguousarray(x.reshape(1, -1), dtype=np.float64))
+    ref = reference.run(x, [t for t in tensor_of.values() if t])
+    for layer in layers:
+        name = tensor_of[layer.name]
+        if layer.name not in trace or not name or name not in ref:
+            continue
+        got = np.asarray(trace[layer.name], dtype=np.float64).ravel()
+        want = np.asarray(ref[name], dtype=np.float64).ravel()
+        if got.size == want.size and np.any(got != want):
+            return layer.name
+    return None
+
+
+def _reference_tensor(reference: Reference, layer) -> str | None:
+    model = reference.model
+    tensor = layer.outputs[0]
+    absorbed = layer.get_attr("quantizer") is not None and layer.get_attr("activation") != "linear"
+    if tensor not in {o for n in model.graph.node for o in n.output} and tensor != model.graph.output[0].name:
+        return None
+    consumers = model.find_consumers(tensor) or []
+    if absorbed and len(consumers) == 1 and consumers[0].op_type == "Quant":
+        return consumers[0].output[0]  # hls4ml merged this quantizer into the layer
+    return tensor

@@ -1,0 +1,102 @@
+"""The golden model: the normalized QONNX graph run by onnxruntime.
+
+Two lowerings, both exact for what they are chosen for:
+- "onnxruntime-qcdq-float32": qonnx's QuantToQCDQ turns Quant into QuantizeLinear/Clip/DequantizeLinear and
+  onnxruntime runs the graph in float32. Exact while every sum fits float32's 24-bit mantissa, which the
+  caller checks from the accumulator widths.
+- "qonnx-float64": for wider accumulators or Quant nodes QCDQ cannot express (> 8 bits): the graph in
+  float64, convolutions lowered to Im2Col + MatMul by qonnx (onnxruntime has no float64 Conv), run by
+  qonnx's executor (onnxruntime per standard node, numpy for Quant and Im2Col).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+FLOAT32_MANTISSA_BITS = 24
+
+
+class Reference:
+    def __init__(self, model: ModelWrapper, max_accum_bits: int):
+        self.model = model
+        self.kind = "onnxruntime-qcdq-float32"
+        self._session = None
+        if max_accum_bits + 1 <= FLOAT32_MANTISSA_BITS:
+            self._qcdq = _lower_to_qcdq(model)
+            if self._qcdq is not None:
+                self._session = _session(self._qcdq.model)
+        if self._session is None:
+            self.kind = "qonnx-float64"
+            self._f64 = _to_float64(model)
+
+    @property
+    def input_name(self) -> str:
+        return self.model.graph.input[0].name
+
+    def run(self, x: np.ndarray, tensors: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run one sample x (with batch dim 1); return the output (key 'output') and any named tensors."""
+        out_name = self.model.graph.output[0].name
+        wanted = [out_name] + [t for t in (tensors or []) if t != out_name]
+        if self._session is not None:
+            if tensors:
+                session = _session(_with_outputs(self._qcdq.model, wanted))
+                values = session.run(wanted, {self.input_name: x.astype(np.float32)})
+            else:
+                values = self._session.run([out_name], {self.input_name: x.astype(np.float32)})
+            result = dict(zip(wanted, values))
+        else:
+            from qonnx.core.onnx_exec import execute_onnx
+
+            ctx = execute_onnx(self._f64, {self.input_name: x.astype(np.float64)}, return_full_exec_context=True)
+            result = {t: ctx[t] for t in wanted if t in ctx}
+        result["output"] = np.asarray(result[out_name], dtype=np.float64)
+        return result
+
+    def run_batch(self, xs: np.ndarray) -> np.ndarray:
+        return np.stack([self.run(x[None])["output"][0] for x in xs])
+
+
+def _session(model: onnx.ModelProto):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusions that reorder sums
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
+    from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
+
+    lowered = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString())).transform(QuantToQCDQ())
+    if lowered.get_nodes_by_op_type("Quant"):
+        return None  # a Quant QCDQ cannot express (e.g. > 8 bits): use the float64 path
+    return lowered
+
+
+def _with_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    m = onnx.ModelProto.FromString(model.SerializeToString())
+    existing = {o.name for o in m.graph.output}
+    for n in names:
+        if n not in existing:
+            m.graph.output.append(helper.make_tensor_value_info(n, TensorProto.FLOAT, None))
+    return m
+
+
+def _to_float64(model: ModelWrapper) -> ModelWrapper:
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    m = m.transform(LowerConvsToMatMul())
+    for init in m.graph.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float64), init.name))
+    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+    m = m.transform(InferShapes())
+    return m

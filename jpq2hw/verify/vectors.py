@@ -1,0 +1,55 @@
+"""Test vectors on the input quantizer's grid: random over the full range, plus the corners that break
+naive fixed point (all minimum, all maximum, zeros), plus the user's own data snapped to the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jpq2hw.annotate.quant_types import QuantSpec
+from jpq2hw.errors import JpqError
+
+
+def grid_values(q: QuantSpec, ints: np.ndarray) -> np.ndarray:
+    return np.ldexp(ints.astype(np.float64), q.scale_exp)
+
+
+def int_bounds(q: QuantSpec) -> tuple[int, int]:
+    if q.signed:
+        lo, hi = -(1 << (q.bits - 1)), (1 << (q.bits - 1)) - 1
+        return (lo + 1 if q.narrow else lo), hi
+    return 0, (1 << q.bits) - 1
+
+
+def random_vectors(q: QuantSpec, shape: list[int], n: int, seed: int = 0) -> np.ndarray:
+    """n vectors of `shape` (batch dim excluded), the first three being all-min, all-max and zeros."""
+    rng = np.random.default_rng(seed)
+    lo, hi = int_bounds(q)
+    ints = rng.integers(lo, hi + 1, size=[n, *shape])
+    corners = [np.full(shape, lo), np.full(shape, hi), np.zeros(shape, dtype=int)]
+    for i, c in enumerate(corners[: min(n, 3)]):
+        ints[i] = c
+    return grid_values(q, ints)
+
+
+def load_user_vectors(path: Path, q: QuantSpec, shape: list[int]) -> np.ndarray:
+    """The user's inputs (.npy: one sample of `shape` or a batch of them), quantized as the model's input
+    Quant node does (round half to even, saturate), so hardware and reference see the same values."""
+    from qonnx.custom_op.general.intquant import int_quant
+
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise JpqError(f"--input-data {path}: cannot read as a .npy array ({type(exc).__name__})") from None
+    data = np.asarray(data, dtype=np.float64)
+    if list(data.shape) == list(shape):
+        data = data[None]
+    if list(data.shape[1:]) != list(shape):
+        raise JpqError(f"--input-data {path}: shape {list(data.shape)} does not match the model input {shape}")
+    if not np.all(np.isfinite(data)):
+        raise JpqError(f"--input-data {path}: contains NaN or infinity")
+    return int_quant(
+        data, np.float64(2.0**q.scale_exp), np.float64(0), np.float64(q.bits), int(q.signed), int(q.narrow),
+        q.rounding,
+    )
