@@ -116,9 +116,10 @@ def project_info_from_hls_model(hls_model, board, clock_mhz: float | None, hls_s
 
 
 def _port(var, io_type: str) -> PortInfo:
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType  # hls4ml is slow to import
+
     precision = var.type.precision
-    kind = type(precision).__name__
-    if kind not in ("APFixedPrecisionType", "APIntegerPrecisionType"):
+    if not isinstance(precision, (FixedPrecisionType, IntegerPrecisionType)):
         raise JpqError(f"{var.name} has type {precision}; the AXI-Stream wrapper needs ap_fixed or ap_int")
     if io_type == "io_stream":
         packed = var.type  # PackedType: n_elem channels, packed (or unpacked) n_pack at a time
