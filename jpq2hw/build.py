@@ -107,7 +107,8 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         validate_structure(model, source)
     with progress.step("normalize", "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"):
         try:
-            model = normalize(model)
+            normalized = normalize(model)
+            model = normalized.hardware
         except JpqError:
             raise
         except Exception as exc:
@@ -138,7 +139,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         xs = np.concatenate([
             vectors.random_vectors(analysis.input_quant, analysis.input_shape[1:], opts.vectors, opts.seed), user])
         max_accum = max([l.accum_bits or 0 for l in analysis.layers] + [_max_width(types)])
-        reference = Reference(model, max_accum)
+        reference = Reference(normalized.reference, max_accum)
         with progress.step("reference", f"Running the reference ({reference.kind}) on {len(xs)} vectors"):
             expected = reference.run_batch(xs)
         with progress.step("compile", "Compiling the C++ with g++ (C-simulation)"):
@@ -149,7 +150,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         divergent = None
         if not result.bit_exact:
             with progress.step("trace", "Tracing layers to find where the C++ diverges"):
-                divergent = csim.first_divergent_layer(hls_model, reference, xs[result.first_mismatch][None])
+                divergent = csim.first_divergent_layer(hls_model, model, xs[result.first_mismatch][None])
         with progress.step("axis", "Checking the AXI-Stream wrapper against the reference (g++)"):
             axis = check_axis_wrapper(out, info, xs.reshape(len(xs), -1), expected.reshape(len(xs), -1))
 

@@ -41,6 +41,7 @@ class CompressConfig:
     min_kept_per_layer: int = 4       # never empty a layer (layer collapse kills accuracy)
     finetune: str = "qat"             # masked | regrow | qat (see docs/compress.md)
     regrow_interval: int = 10         # batches between mask updates in regrow/qat modes
+    regrow_fraction: float = 0.05     # at most this fraction of kept weights swapped per update
     # quantization (stage 2)
     weight_bits: int = 4
     act_bits: int = 8
@@ -70,6 +71,8 @@ class CompressConfig:
 
         if self.method not in METHODS:
             bad("method", f"{self.method!r} is not one of {', '.join(METHODS)}")
+        if not 0.0 <= self.regrow_fraction <= 1.0:
+            bad("regrow_fraction", f"{self.regrow_fraction} must be in [0, 1]")
         if not 0.0 <= self.target_sparsity < 1.0:
             bad("target_sparsity", f"{self.target_sparsity} must be in [0, 1)")
         for name, allowed in (("score", SCORES), ("finetune", FINETUNE_MODES), ("schedule", SCHEDULES),

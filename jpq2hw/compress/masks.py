@@ -50,3 +50,16 @@ def sparsity(model) -> float:
 
 def layer_sparsity(model) -> dict[str, float]:
     return {name: 1.0 - layer.weight_mask.mean().item() for name, layer in weight_layers(model).items()}
+
+
+@torch.no_grad()
+def zero_regrown(model, optimizer, previous: dict[str, torch.Tensor]) -> None:
+    """Weights that were pruned in `previous` and are kept now start again from 0 (weight and
+    optimizer state)."""
+    for name, layer in weight_layers(model).items():
+        regrown = (previous[name] == 0) & (layer.weight_mask == 1)
+        if regrown.any():
+            layer.weight[regrown] = 0.0
+            for value in optimizer.state.get(layer.weight, {}).values():
+                if torch.is_tensor(value) and value.shape == layer.weight.shape:
+                    value[regrown] = 0.0

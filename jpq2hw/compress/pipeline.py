@@ -31,7 +31,8 @@ from jpq2hw.compress.config import CompressConfig
 from jpq2hw.compress.qmodules import (QuantModel, act_quantizers, prepare_model, set_mask_ste,
                                       set_quant_enabled)
 from jpq2hw.compress.schedule import sparsity_targets
-from jpq2hw.compress.taylor import TaylorAccumulator, magnitude_scores, select_masks, taylor_scores
+from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, regrow_masks, select_masks,
+                                   taylor_scores)
 from jpq2hw.errors import JpqError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -117,7 +118,11 @@ def _train_epochs(state: RunState, step: Step, loader, loss_fn, lr: float) -> No
                 if acc.batches % cfg.regrow_interval == 0:
                     scores = (acc.scores() if cfg.score == "taylor"
                               else magnitude_scores(model, step.quantized))
-                    masklib.set_masks(model, select_masks(scores, step.target, cfg.min_kept_per_layer))
+                    before = masklib.get_masks(model)
+                    after = regrow_masks(before, scores, cfg.regrow_fraction)
+                    masklib.set_masks(model, after)
+                    # a regrown weight restarts from 0 (its latent value never met the loss: no shock)
+                    masklib.zero_regrown(model, optimizer, before)
                     acc = TaylorAccumulator(model, quantized=step.quantized)
             optimizer.step()
             if acc is None:

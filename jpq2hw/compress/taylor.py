@@ -113,3 +113,27 @@ def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_
         masks[n] = mask_flat[offset:offset + size].reshape(normed[n].shape)
         offset += size
     return masks
+
+
+def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
+                 max_swap_fraction: float) -> dict[str, torch.Tensor]:
+    """Dynamic sparse update inside each layer: the kept set moves towards the layer's top scores,
+    swapping at most `max_swap_fraction` of its kept weights (the lowest-scoring kept ones out, the
+    highest-scoring pruned ones in). Each layer keeps its number of weights, so the sparsity and
+    the per-layer allocation chosen by pruning hold, and one update cannot replace the network."""
+    out = {}
+    for name, mask in current.items():
+        cur, score = mask.reshape(-1), scores[name].reshape(-1)
+        kept = int(cur.sum().item())
+        target = torch.zeros_like(cur)
+        if kept:
+            target[torch.topk(score, kept).indices] = 1.0
+        grow = ((cur == 0) & (target == 1)).nonzero().reshape(-1)
+        drop = ((cur == 1) & (target == 0)).nonzero().reshape(-1)
+        k = min(len(grow), len(drop), int(max_swap_fraction * kept))
+        new = cur.clone()
+        if k > 0:
+            new[grow[torch.topk(score[grow], k).indices]] = 1.0
+            new[drop[torch.topk(score[drop], k, largest=False).indices]] = 0.0
+        out[name] = new.reshape(mask.shape)
+    return out

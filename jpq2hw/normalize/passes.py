@@ -7,7 +7,10 @@ omit attributes that ONNX gives defaults for, and qonnx's passes read them uncon
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import onnx
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
@@ -17,17 +20,25 @@ from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
 
-def normalize(model: ModelWrapper) -> ModelWrapper:
+@dataclass
+class Normalized:
+    reference: ModelWrapper  # standard ONNX + Quant, NCHW, batch 1: what onnxruntime runs
+    hardware: ModelWrapper  # channels-last, MatMul instead of Gemm: what hls4ml converts
+
+
+def normalize(model: ModelWrapper) -> Normalized:
     complete_node_attributes(model)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())
+    reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     if _rank(model, model.graph.input[0].name) > 2:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+        declare_initializers(model)
     complete_gemm_bias(model)
     model = model.transform(GemmToMatMul())
     model = cleanup_model(model)
     model = model.transform(InferShapes())
-    return model
+    return Normalized(reference=reference, hardware=model)
 
 
 def _rank(model: ModelWrapper, tensor: str) -> int:
@@ -64,6 +75,16 @@ def complete_node_attributes(model: ModelWrapper) -> None:
             if node.op_type == "Conv":
                 _set_default(node, "dilations", [1] * n)
                 _set_default(node, "group", 1)
+
+
+def declare_initializers(model: ModelWrapper) -> None:
+    """Give every initializer a value_info entry. qonnx's channels-last pass adds transposed weight
+    initializers without one; its tensor renaming (in cleanup) skips undeclared tensors and then collides
+    with their old names ("Found multiple get_by_name matches")."""
+    declared = set(model.get_all_tensor_names())
+    for init in model.graph.initializer:
+        if init.name not in declared:
+            model.graph.value_info.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
 
 
 def complete_gemm_bias(model: ModelWrapper) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jpq2hw.errors import JpqError, ToolMissing
-from jpq2hw.verify.reference import Reference
+from qonnx.core.modelwrapper import ModelWrapper
 
 
 @dataclass
@@ -57,14 +57,17 @@ def compare(hw: np.ndarray, ref: np.ndarray) -> Comparison:
     )
 
 
-def first_divergent_layer(hls_model, reference: Reference, x: np.ndarray) -> str | None:
-    """Trace the C++ on one sample and return the first hls4ml layer whose output differs from the
-    reference tensor it stands for (a layer that absorbed a quantizer stands for the Quant's output)."""
+def first_divergent_layer(hls_model, hw_model: ModelWrapper, x: np.ndarray) -> str | None:
+    """Trace the C++ on one sample and return the first hls4ml layer whose output differs from the tensor
+    it stands for in the channels-last graph hls4ml converted (run by qonnx's executor, which knows its
+    channels-last ops; a layer that absorbed a quantizer stands for the Quant's output)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
     layers = [l for l in hls_model.get_layers() if l.class_name != "Input"]
-    tensor_of = {l.name: _reference_tensor(reference, l) for l in layers}
+    tensor_of = {l.name: _reference_tensor(hw_model, l) for l in layers}
     with contextlib.redirect_stdout(io.StringIO()):
         _, trace = hls_model.trace(np.ascontiguousarray(x.reshape(1, -1), dtype=np.float64))
-    ref = reference.run(x, [t for t in tensor_of.values() if t])
+    ref = execute_onnx(hw_model, {hw_model.graph.input[0].name: x.astype(np.float32)}, return_full_exec_context=True)
     for layer in layers:
         name = tensor_of[layer.name]
         if layer.name not in trace or not name or name not in ref:
@@ -76,8 +79,7 @@ def first_divergent_layer(hls_model, reference: Reference, x: np.ndarray) -> str
     return None
 
 
-def _reference_tensor(reference: Reference, layer) -> str | None:
-    model = reference.model
+def _reference_tensor(model: ModelWrapper, layer) -> str | None:
     tensor = layer.outputs[0]
     absorbed = layer.get_attr("quantizer") is not None and layer.get_attr("activation") != "linear"
     if tensor not in {o for n in model.graph.node for o in n.output} and tensor != model.graph.output[0].name:

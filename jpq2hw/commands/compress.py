@@ -1,0 +1,122 @@
+"""`jpq2hw compress CONFIG.yaml`: prune + quantize a model named by a Python entry, write QONNX.
+
+The config file (YAML or JSON):
+    entry: digits.py:make          # file (relative to the config) or module, ':' function
+    output: out/model.onnx         # QONNX written at the end (relative to the config)
+    checkpoint_dir: out/ckpt       # optional; a rerun resumes from here
+    compress: {method: joint, target_sparsity: 0.95, weight_bits: 4, ...}   # CompressConfig fields
+The entry function returns a dict (or a tuple in this order): model, train_loader, val_fn and,
+optionally, example_input (default: the first training batch, one sample) and loss_fn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from jpq2hw.errors import JpqError
+from jpq2hw.progress import Progress
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compress", help="prune + quantize a PyTorch model (Taylor pruning, fixed-point QAT) and export QONNX",
+        description="Joint pruning & quantization of a PyTorch model named by a config file, with checkpoints "
+        "after every step (a rerun resumes) and an exact QONNX export for `jpq2hw build`.")
+    p.add_argument("config", help="YAML/JSON config: entry, output, checkpoint_dir, compress options")
+    p.add_argument("-o", "--output", help="QONNX output path (overrides the config's output)")
+    p.add_argument("--checkpoint-dir", help="checkpoint directory (overrides the config)")
+    p.add_argument("--fresh", action="store_true", help="delete existing checkpoints and start over")
+    p.add_argument("--history", help="also write the per-step history as JSON to this path")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def load_entry(spec: str, base_dir: Path):
+    """'file.py:function' (relative to base_dir) or 'package.module:function' -> the function."""
+    if ":" not in spec:
+        raise JpqError(f"entry: {spec!r} must look like 'file.py:function' or 'module:function'")
+    target, func_name = spec.rsplit(":", 1)
+    if target.endswith(".py"):
+        path = (base_dir / target).resolve()
+        if not path.is_file():
+            raise JpqError(f"entry: {path} not found")
+        sys.path.insert(0, str(path.parent))  # let the entry import its neighbours
+        module_spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise JpqError(f"entry: importing {path} failed: {type(exc).__name__}: {exc}") from None
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise JpqError(f"entry: cannot import {target!r}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise JpqError(f"entry: {target} has no function {func_name!r}")
+    return func
+
+
+def _unpack(result, spec: str) -> dict:
+    keys = ("model", "train_loader", "val_fn", "example_input", "loss_fn")
+    if isinstance(result, (tuple, list)):
+        result = dict(zip(keys, result))
+    if not isinstance(result, dict) or not all(k in result for k in keys[:3]):
+        raise JpqError(f"entry: {spec} must return a dict (or tuple) with model, train_loader, val_fn")
+    return result
+
+
+def run(args) -> int:
+    import torch
+
+    from jpq2hw.compress import compress, to_qonnx
+    from jpq2hw.compress.config import CompressConfig, load_config_file
+    from jpq2hw.compress.metrics import model_metrics
+
+    config_path = Path(args.config)
+    data = load_config_file(config_path)
+    base = config_path.resolve().parent
+    unknown = sorted(set(data) - {"entry", "output", "checkpoint_dir", "compress"})
+    if unknown:
+        raise JpqError(f"{config_path}: unknown key(s): {', '.join(unknown)}")
+    if "entry" not in data:
+        raise JpqError(f"{config_path}: missing 'entry' (e.g. entry: model.py:make)")
+    options = dict(data.get("compress") or {})
+    ckpt = args.checkpoint_dir or data.get("checkpoint_dir") or options.get("checkpoint_dir")
+    if ckpt:
+        ckpt = str((base / ckpt) if not Path(ckpt).is_absolute() and not args.checkpoint_dir else Path(ckpt))
+        if args.fresh and Path(ckpt).exists():
+            shutil.rmtree(ckpt)
+    options["checkpoint_dir"] = ckpt
+    config = CompressConfig.from_dict(options, source=f"{config_path}: compress")
+    output = Path(args.output) if args.output else base / data.get("output", "compressed.onnx")
+
+    progress = Progress(quiet=args.quiet)
+    spec = data["entry"]
+    with progress.step("entry", f"loading {spec}"):
+        parts = _unpack(load_entry(spec, base)(), spec)
+    model, train_loader, val_fn = parts["model"], parts["train_loader"], parts["val_fn"]
+    example = parts.get("example_input")
+    if example is None:
+        example = next(iter(train_loader))[0][:1]
+
+    with progress.step("compress", f"compressing ({config.method}, {config.finetune}, "
+                       f"sparsity {config.target_sparsity}, {config.weight_bits}-bit weights)"):
+        qmodel, history = compress(model, train_loader, val_fn, config, loss_fn=parts.get("loss_fn"),
+                                   progress=progress)
+    with progress.step("export", f"writing {output}"):
+        to_qonnx(qmodel, example, output)
+    m = model_metrics(qmodel, example)
+    final = history[-1] if history else {}
+    progress.info(f"result: val {final.get('val')}, sparsity {m['sparsity']:.4f} (nonzero {m['nonzero']}/"
+                  f"{m['weights']}), weight memory {m['memory_bits']} bits, BOPs {m['bops']}")
+    if args.history:
+        Path(args.history).write_text(json.dumps({"history": history, "metrics": m}, indent=1, default=str))
+    print(output)
+    return 0
