@@ -39,7 +39,7 @@ class CompressConfig:
     prune_steps: int = 5
     epochs_per_step: int = 2          # fine-tuning epochs after each pruning step
     min_kept_per_layer: int = 4       # never empty a layer (layer collapse kills accuracy)
-    finetune: str = "qat"             # masked | regrow | qat (see docs/compress.md)
+    finetune: str = "regrow"          # masked | regrow | qat; regrow measured best (docs/compress.md)
     regrow_interval: int = 10         # batches between mask updates in regrow/qat modes
     regrow_fraction: float = 0.05     # at most this fraction of kept weights swapped per update
     # quantization (stage 2)
