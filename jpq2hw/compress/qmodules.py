@@ -174,7 +174,14 @@ def set_mask_ste(model: nn.Module, enabled: bool) -> None:
 
 
 def _swap(module: nn.Module, bits_for) -> nn.Module:
-    """The quantized twin of a float layer, with the same parameters (shared, not copied)."""
+    """The quantized twin of a float layer, with the same parameters (shared, not copied). An
+    already quantized layer (a model prepared before) just takes the bit widths of this config."""
+    if isinstance(module, WEIGHT_LAYERS):
+        module.weight_bits, module.bias_bits = bits_for("weight"), bits_for("bias")
+        return module
+    if isinstance(module, QuantAct):
+        module.bits = bits_for("act")
+        return module
     if isinstance(module, nn.Conv2d) and not isinstance(module, WEIGHT_LAYERS):
         new = QuantConv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                           module.dilation, module.groups, module.bias is not None, module.padding_mode,

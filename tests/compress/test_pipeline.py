@@ -140,3 +140,12 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys, body, needle):
     assert cli_main(["compress", str(tmp_path / "c.yaml"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
+
+
+def test_preparing_a_prepared_model_takes_the_new_bit_widths():
+    from jpq2hw.compress.qmodules import act_quantizers, prepare_model
+
+    first = prepare_model(net(), CompressConfig(weight_bits=4, act_bits=6))
+    again = prepare_model(first.net, CompressConfig(weight_bits=3, act_bits=5, layer_bits={"4": {"weight": 7}}))
+    assert [l.weight_bits for l in weight_layers(again).values()] == [3, 7]
+    assert [q.bits for name, q in act_quantizers(again).items() if name != "input_quant"] == [5]
