@@ -33,11 +33,12 @@ def normalize(model: ModelWrapper) -> Normalized:
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     if _rank(model, model.graph.input[0].name) > 2:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
-        declare_initializers(model)
+    declare_initializers(model)
     complete_gemm_bias(model)
     model = model.transform(GemmToMatMul())
     model = cleanup_model(model)
     model = model.transform(InferShapes())
+    declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
     return Normalized(reference=reference, hardware=model)
 
 
@@ -79,8 +80,8 @@ def complete_node_attributes(model: ModelWrapper) -> None:
 
 def declare_initializers(model: ModelWrapper) -> None:
     """Give every initializer a value_info entry. qonnx's channels-last pass adds transposed weight
-    initializers without one; its tensor renaming (in cleanup) skips undeclared tensors and then collides
-    with their old names ("Found multiple get_by_name matches")."""
+    initializers without one, and its tensor renaming (in cleanup) skips undeclared tensors and then
+    collides with their old names ("Found multiple get_by_name matches"); hls4ml needs the shapes too."""
     declared = set(model.get_all_tensor_names())
     for init in model.graph.initializer:
         if init.name not in declared:
