@@ -1,4 +1,8 @@
-"""report.json (the machine-readable record of a build) and report.md (the same for a person)."""
+"""report.json (the machine-readable record of a build), report.md and report.html (the same for a person).
+
+report.json keeps the keys of issue 2 (model, board, ..., layers, totals, timings_s) and adds `estimate` (the
+hardware cost model, jpq2hw.costmodel) and `synthesis` (the parsed csynth.xml, when OUT/hls holds one).
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,46 @@ def totals(rows: list[dict]) -> dict:
     return t
 
 
+def synthesis_vs_estimate(report: dict) -> list[dict]:
+    """Rows (quantity, estimate, synthesis, ratio) when both an estimate and a synthesis report exist."""
+    est, syn = report.get("estimate"), report.get("synthesis")
+    if not est or not syn:
+        return []
+    t, perf, res = est["totals"], est["performance"], syn.get("resources", {})
+    pairs = [("LUT", t["lut"], res.get("lut")), ("FF", t["ff"], res.get("ff")), ("DSP", t["dsp"], res.get("dsp")),
+             ("BRAM36", t["bram36"], res.get("bram36")),
+             ("Latency (cycles)", perf["latency_cycles"], syn.get("latency_worst_cycles")),
+             ("II (cycles)", perf["ii_cycles"], syn.get("interval_max_cycles") or syn.get("interval_min_cycles"))]
+    rows = []
+    for name, e, s in pairs:
+        ratio = round(e / s, 2) if s not in (None, 0) else None
+        rows.append({"quantity": name, "estimate": e, "synthesis": s, "ratio": ratio})
+    return rows
+
+
+def add_synthesis(out_dir: Path, report: dict) -> None:
+    """Put the parsed OUT/hls csynth.xml into report['synthesis'] if synthesis has run (and it is not there)."""
+    if "synthesis" in report:
+        return
+    from jpq2hw.report.hls_synth import synthesis_for_report
+
+    syn = synthesis_for_report(out_dir)
+    if syn is not None:
+        report["synthesis"] = syn
+
+
 def write_reports(out_dir: Path, report: dict) -> None:
+    from jpq2hw.report.html_report import render_html
+
+    out_dir = Path(out_dir)
+    add_synthesis(out_dir, report)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "report.md").write_text(render("report/report.md.j2", r=report))
+    (out_dir / "report.md").write_text(render_markdown(report))
+    (out_dir / "report.html").write_text(render_html(report))
+
+
+def render_markdown(report: dict) -> str:
+    from jpq2hw.report.html_report import synthesis_warning
+
+    return render("report/report.md.j2", r=report, synth_rows=synthesis_vs_estimate(report),
+                  synth_warning=synthesis_warning(report))
