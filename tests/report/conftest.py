@@ -10,7 +10,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def conv_model(tmp_path_factory):
-    from models import conv_net
+    from report_models import conv_net
 
     return conv_net(tmp_path_factory.mktemp("models") / "conv.onnx")
 

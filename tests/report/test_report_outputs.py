@@ -96,7 +96,7 @@ def test_cli_report_errors(tmp_path, conv_model, capsys):
 
 
 def test_sparser_model_gets_a_smaller_estimate(tmp_path):
-    from models import conv_net
+    from report_models import conv_net
 
     from jpq2hw.commands.report import build_estimate_report
 
