@@ -108,15 +108,23 @@ def _label(cost) -> str:
     return "Latency (hard-wired)" if cost.strategy == "latency" else f"Resource, reuse factor {cost.reuse_factor}"
 
 
+def hls_layer_name(onnx_name: str, hls_names) -> str:
+    """The hls4ml layer of an ONNX compute node: hls4ml 1.3's ONNX frontend names them '<Class>_<node name>'
+    (Conv2D_Conv_0, Dense_MatMul_0); fall back to the node name itself."""
+    names = list(hls_names)
+    if onnx_name in names:
+        return onnx_name
+    hits = [n for n in names if n.endswith("_" + onnx_name)]
+    return hits[0] if len(hits) == 1 else onnx_name
+
+
 def apply_plan_to_hls_config(config: dict, plan: FitPlan, layer_names: dict[str, str] | None = None) -> dict:
-    """Write the plan into an hls4ml config made with granularity='name'. `layer_names` maps ONNX node names
-    to hls4ml layer names when they differ (hls4ml's ONNX frontend keeps the node names)."""
+    """Write the plan into an hls4ml config made with granularity='name' (hls4ml.utils.config_from_onnx_model).
+    `layer_names` maps ONNX node names to hls4ml layer names; by default they are looked up in the config."""
     layer_cfg = config.setdefault("LayerName", {})
     for onnx_name, choice in plan.choices.items():
-        hls_name = (layer_names or {}).get(onnx_name, onnx_name)
+        hls_name = (layer_names or {}).get(onnx_name) or hls_layer_name(onnx_name, layer_cfg)
         entry = layer_cfg.setdefault(hls_name, {})
         entry["Strategy"] = "Latency" if choice.strategy == "latency" else "Resource"
         entry["ReuseFactor"] = choice.reuse_factor
-    if any(c.strategy == "resource" for c in plan.choices.values()):
-        config.setdefault("Model", {})["Strategy"] = "Resource"
     return config

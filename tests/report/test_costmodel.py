@@ -129,9 +129,11 @@ def test_fit_auto_keeps_latency_when_it_fits_and_reuses_when_not():
     plan = fit_auto([big, dense(16)], board)
     assert plan.choices["big"].strategy == "resource" and plan.choices["fc"].strategy == "latency"
     assert plan.estimate.fit_status() == "fits"
-    cfg = apply_plan_to_hls_config({"Model": {"Strategy": "Latency"}, "LayerName": {}}, plan)
-    assert cfg["LayerName"]["big"] == {"Strategy": "Resource", "ReuseFactor": plan.choices["big"].reuse_factor}
-    assert cfg["Model"]["Strategy"] == "Resource"
+    cfg = apply_plan_to_hls_config({"Model": {"Strategy": "Latency"},
+                                    "LayerName": {"Dense_big": {"Trace": True}, "Dense_fc": {}}}, plan)
+    assert cfg["LayerName"]["Dense_big"] == {"Trace": True, "Strategy": "Resource",
+                                             "ReuseFactor": plan.choices["big"].reuse_factor}
+    assert cfg["LayerName"]["Dense_fc"] == {"Strategy": "Latency", "ReuseFactor": 1}
 
 
 def test_fit_auto_says_which_layer_and_by_how_much():
