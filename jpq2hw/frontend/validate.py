@@ -8,6 +8,12 @@ from qonnx.core.modelwrapper import ModelWrapper
 from jpq2hw.errors import JpqError
 from jpq2hw.frontend.supported_ops import CONSTANT_OPS, SUPPORTED_OPS
 
+# (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
+ARITY = {
+    "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
+    "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
+    "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),
+}
 MAX_ELEMENTS = 1 << 26  # a tensor larger than this cannot be a model for these boards
 
 
@@ -21,11 +27,17 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     if len(graph.output) != 1:
         raise JpqError(f"{source}: the model has {len(graph.output)} graph outputs; jpq2hw needs exactly one")
     _check_static_shape(inputs[0], source)
+    _check_input_type(inputs[0], source)
+    _check_declared_sizes(model, source)
+    _check_initializers(model, source)
+    _check_single_assignment(model, source)
     _check_acyclic(model, source)
 
     produced = {o for n in graph.node for o in n.output} | initializers | {inputs[0].name}
+    if graph.output[0].name not in produced:
+        raise JpqError(f"{source}: the graph output '{graph.output[0].name}' is not produced by any node")
     for node in graph.node:
-        label = f"node '{node.name or node.output[0]}'"
+        label = _label(node)
         if node.op_type in ("BipolarQuant", "Trunc"):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS:
@@ -38,11 +50,147 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
                 raise JpqError(f"{source}: {label}: input '{name}' is neither produced by a node nor an initializer")
         if node.op_type == "Quant" and len(node.input) != 4:
             raise JpqError(f"{source}: {label}: Quant needs 4 inputs (x, scale, zeropt, bitwidth), has {len(node.input)}")
+        lo_hi = ARITY.get(node.op_type)
+        n_in = len([i for i in node.input if i])
+        if lo_hi is not None and not lo_hi[0] <= n_in <= lo_hi[1]:
+            want = str(lo_hi[0]) if lo_hi[0] == lo_hi[1] else f"{lo_hi[0]} to {lo_hi[1]}"
+            raise JpqError(f"{source}: {label}: op {node.op_type} takes {want} inputs, has {n_in}")
+        if len(node.output) != 1 and node.op_type not in CONSTANT_OPS:
+            raise JpqError(f"{source}: {label}: op {node.op_type} has {len(node.output)} outputs, expected 1")
+        if node.op_type == "Quant":
+            _check_quant_attributes(node, label, source)
+        elif node.op_type in ("Conv", "MaxPool"):
+            _check_window_attributes(model, node, label, source)
     if not any(n.op_type == "Quant" for n in graph.node):
         raise JpqError(
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
+
+
+def _label(node) -> str:
+    return f"node '{node.name or (node.output[0] if node.output else '?')}' ({node.op_type})"
+
+
+def _check_input_type(value_info, source: str) -> None:
+    from onnx import TensorProto
+
+    elem = value_info.type.tensor_type.elem_type
+    if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16):
+        name = TensorProto.DataType.Name(elem) if elem in TensorProto.DataType.values() else str(elem)
+        raise JpqError(f"{source}: input '{value_info.name}' has element type {name}; jpq2hw needs a float input")
+
+
+def _dims(value_info) -> list[int] | None:
+    t = value_info.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else 0 for d in t.shape.dim]
+
+
+def _check_declared_sizes(model: ModelWrapper, source: str) -> None:
+    """No declared tensor (output, value_info, initializer) may be absurdly large: shape inference and
+    constant folding would try to allocate it (terabytes) before anything else looks at the model."""
+    graph = model.graph
+    for vi in list(graph.output) + list(graph.value_info):
+        dims = _dims(vi)
+        if dims and any(d < 0 for d in dims):
+            raise JpqError(f"{source}: tensor '{vi.name}' declares a negative dimension {dims}")
+        if dims and int(np.prod([max(d, 1) for d in dims], dtype=object)) > MAX_ELEMENTS:
+            raise JpqError(f"{source}: tensor '{vi.name}' declares shape {dims}, too large")
+    for init in graph.initializer:
+        dims = list(init.dims)
+        if any(d < 0 for d in dims):
+            raise JpqError(f"{source}: initializer '{init.name}' declares a negative dimension {dims}")
+        if int(np.prod(dims, dtype=object)) > MAX_ELEMENTS:
+            raise JpqError(f"{source}: initializer '{init.name}' declares shape {dims}, too large")
+
+
+def _check_initializers(model: ModelWrapper, source: str) -> None:
+    """Every initializer must decode into an array of its declared shape."""
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        try:
+            value = numpy_helper.to_array(init)
+        except Exception as exc:
+            msg = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+            raise JpqError(f"{source}: initializer '{init.name}' is corrupt ({msg})") from None
+        if list(value.shape) != list(init.dims):
+            raise JpqError(f"{source}: initializer '{init.name}' holds {value.size} values, declares {list(init.dims)}")
+
+
+def _check_single_assignment(model: ModelWrapper, source: str) -> None:
+    graph = model.graph
+    seen = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    for node in graph.node:
+        for name in node.output:
+            if not name:
+                continue
+            if name in seen:
+                raise JpqError(f"{source}: {_label(node)}: tensor '{name}' is written twice (ONNX allows one writer)")
+            seen.add(name)
+
+
+def _check_quant_attributes(node, label: str, source: str) -> None:
+    from onnx import AttributeProto
+
+    from jpq2hw.frontend.supported_ops import QUANT_DOMAINS
+
+    if node.domain not in QUANT_DOMAINS:
+        raise JpqError(f"{source}: {label}: Quant in domain '{node.domain}' is not a QONNX quantizer "
+                       f"(known domains: {', '.join(sorted(d or '(empty)' for d in QUANT_DOMAINS))})")
+    for attr in node.attribute:
+        if attr.name in ("signed", "narrow"):
+            if attr.type != AttributeProto.INT or attr.i not in (0, 1):
+                raise JpqError(f"{source}: {label}: attribute '{attr.name}' must be the integer 0 or 1")
+        elif attr.name == "rounding_mode" and attr.type != AttributeProto.STRING:
+            raise JpqError(f"{source}: {label}: attribute 'rounding_mode' must be a string")
+
+
+def _check_window_attributes(model: ModelWrapper, node, label: str, source: str) -> None:
+    """Conv/MaxPool: kernel, strides, pads, dilations and group we map exactly (qonnx and hls4ml assume them)."""
+    from onnx import AttributeProto
+
+    attrs = {a.name: a for a in node.attribute}
+    for name in ("kernel_shape", "strides", "pads", "dilations"):
+        if name in attrs and attrs[name].type != AttributeProto.INTS:
+            raise JpqError(f"{source}: {label}: attribute '{name}' must be a list of integers")
+    auto_pad = attrs["auto_pad"].s.decode(errors="replace") if "auto_pad" in attrs else "NOTSET"
+    if auto_pad not in ("NOTSET", "VALID"):
+        raise JpqError(f"{source}: {label}: auto_pad={auto_pad} is not supported (give explicit pads)")
+    kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else None
+    if node.op_type == "Conv":
+        w = model.get_initializer(node.input[1]) if len(node.input) > 1 else None
+        if w is None and len(node.input) > 1:
+            producer = model.find_producer(node.input[1])
+            if producer is not None and producer.op_type == "Quant":
+                w = model.get_initializer(producer.input[0])
+        if w is not None:
+            if w.ndim < 3:
+                raise JpqError(f"{source}: {label}: weights of shape {list(w.shape)} are not a convolution kernel")
+            if kernel is not None and list(w.shape[2:]) != kernel:
+                raise JpqError(f"{source}: {label}: kernel_shape {kernel} does not match the weights {list(w.shape)}")
+            kernel = list(w.shape[2:])
+        group = attrs["group"].i if "group" in attrs else 1
+        if group != 1:
+            raise JpqError(f"{source}: {label}: group={group} (grouped/depthwise convolution) is not supported yet")
+        dil = list(attrs["dilations"].ints) if "dilations" in attrs else []
+        if any(d != 1 for d in dil):
+            raise JpqError(f"{source}: {label}: dilations {dil} are not supported (only 1)")
+    if kernel is None:
+        raise JpqError(f"{source}: {label}: no kernel_shape")
+    n = len(kernel)
+    if n not in (1, 2) or any(k < 1 for k in kernel):
+        raise JpqError(f"{source}: {label}: kernel_shape {kernel} is not a 1-D or 2-D kernel of positive size")
+    strides = list(attrs["strides"].ints) if "strides" in attrs else [1] * n
+    if len(strides) != n or any(s < 1 for s in strides):
+        raise JpqError(f"{source}: {label}: strides {strides} must be {n} positive integers")
+    pads = list(attrs["pads"].ints) if "pads" in attrs else [0] * (2 * n)
+    if len(pads) != 2 * n or any(p < 0 for p in pads):
+        raise JpqError(f"{source}: {label}: pads {pads} must be {2 * n} non-negative integers")
+    if any(p >= k for p, k in zip(pads, kernel + kernel)):
+        raise JpqError(f"{source}: {label}: pads {pads} must be smaller than the kernel {kernel}")
 
 
 def _check_static_shape(value_info, source: str) -> None:
@@ -92,15 +240,27 @@ def _check_acyclic(model: ModelWrapper, source: str) -> None:
 
 
 def validate_quantizers(model: ModelWrapper, source: str) -> None:
-    """After normalization: every Quant has constant parameters that map exactly onto ap_fixed."""
+    """After normalization: every tensor has a known shape, and every Quant has constant parameters that map
+    exactly onto ap_fixed."""
+    _check_inferred_shapes(model, source)
     for node in model.get_nodes_by_op_type("Quant"):
         label = f"node '{node.name}'"
         params = [model.get_initializer(n) for n in node.input[1:]]
         if any(p is None for p in params):
             raise JpqError(f"{source}: {label}: Quant scale, zero point and bit width must be constants")
         scale, zeropt, bits = (np.asarray(p, dtype=np.float64) for p in params)
-        if bits.size != 1 or bits.item() != int(bits.item()) or not 2 <= bits.item() <= 32:
+        if (bits.size != 1 or not np.isfinite(bits.item()) or bits.item() != int(bits.item())
+                or not 2 <= bits.item() <= 32):
             raise JpqError(f"{source}: {label}: bit width {bits.ravel()[:4].tolist()} is not an integer in 2..32")
+        if scale.size == 0 or zeropt.size == 0:
+            raise JpqError(f"{source}: {label}: Quant scale and zero point must not be empty")
+        x_shape = model.get_tensor_shape(node.input[0]) or []
+        try:
+            if tuple(np.broadcast_shapes(tuple(x_shape), scale.shape, zeropt.shape)) != tuple(x_shape):
+                raise ValueError
+        except ValueError:
+            raise JpqError(f"{source}: {label}: Quant scale {list(scale.shape)} and zero point {list(zeropt.shape)} "
+                           f"do not broadcast to its input {list(x_shape)}") from None
         if np.any(zeropt != 0):
             raise JpqError(f"{source}: {label}: nonzero zero point is not supported (only symmetric quantizers)")
         if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
@@ -114,10 +274,22 @@ def validate_quantizers(model: ModelWrapper, source: str) -> None:
         if scale.size > 1 and np.any(scale != scale.ravel()[0]):
             raise JpqError(f"{source}: {label}: per-channel scales are not supported yet (use one scale per tensor)")
         attrs = {a.name: a for a in node.attribute}
-        mode = attrs["rounding_mode"].s.decode() if "rounding_mode" in attrs else "ROUND"
+        mode = attrs["rounding_mode"].s.decode(errors="replace") if "rounding_mode" in attrs else "ROUND"
         if mode.upper() not in ("ROUND", "FLOOR"):
             raise JpqError(f"{source}: {label}: rounding_mode {mode} is not supported (ROUND or FLOOR)")
         narrow = attrs["narrow"].i if "narrow" in attrs else 0
         signed = attrs["signed"].i if "signed" in attrs else 1
         if narrow and not signed:
             raise JpqError(f"{source}: {label}: narrow range on an unsigned quantizer is not supported")
+
+
+def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
+    """Shape inference leaves a tensor without a shape when its node's input shapes do not fit together
+    (a MatMul of [1, 5] by [6, 4], a Conv kernel larger than its padded input): name that node."""
+    for node in model.graph.node:
+        for name in node.output:
+            shape = model.get_tensor_shape(name) if name else []
+            if shape is None or any(not isinstance(d, int) or d < 1 for d in shape):
+                ins = ", ".join(f"{i} {model.get_tensor_shape(i)}" for i in node.input if i)
+                raise JpqError(f"{source}: {_label(node)}: the shape of '{name}' cannot be inferred from its "
+                               f"inputs ({ins}); the input shapes do not fit this op")

@@ -60,18 +60,28 @@ class QonnxBuilder:
                 flat[0] = hi
         return ints.astype(np.float64) * 2.0**scale_exp
 
-    def _weight(self, shape, bits, scale_exp, sparsity) -> str:
-        w = self.random_weights(shape, bits, scale_exp, sparsity)
+    def _weight(self, shape, bits, scale_exp, sparsity, weights=None) -> str:
+        if weights is None:
+            w = self.random_weights(shape, bits, scale_exp, sparsity)
+        else:  # explicit values (already on the grid, e.g. all zeros or a single nonzero weight)
+            w = np.asarray(weights, dtype=np.float64)
+            if list(w.shape) != list(shape):
+                raise ValueError(f"weights of shape {list(w.shape)}, expected {list(shape)}")
         return self.quant(self._const("w", w), bits, True, scale_exp, narrow=True)
+
+    def _bias(self, n, bias_scale_exp, bias_values=None):
+        if bias_values is not None:
+            return np.asarray(bias_values, dtype=np.float64).reshape(n)
+        return self.rng.integers(-64, 64, size=[n]) * 2.0**bias_scale_exp
 
     # --- layers ----------------------------------------------------------------------------------
     def conv(self, x, cout, k=3, stride=1, pad=1, wbits=4, w_scale_exp=-3, sparsity=0.0, bias=False,
-             bias_scale_exp=-6) -> str:
+             bias_scale_exp=-6, weights=None, bias_values=None) -> str:
         n, cin, h, w = self.shapes[x]
-        wq = self._weight([cout, cin, k, k], wbits, w_scale_exp, sparsity)
+        wq = self._weight([cout, cin, k, k], wbits, w_scale_exp, sparsity, weights)
         inputs = [x, wq]
         if bias:
-            b = self.rng.integers(-64, 64, size=[cout]) * 2.0**bias_scale_exp
+            b = self._bias(cout, bias_scale_exp, bias_values)
             inputs.append(self._const("b", b))
         out = self._name("conv")
         self.nodes.append(helper.make_node("Conv", inputs, [out], name=self._name("Conv"), kernel_shape=[k, k],
@@ -80,14 +90,15 @@ class QonnxBuilder:
         self.shapes[out] = [n, cout, ho, wo]
         return out
 
-    def dense(self, x, nout, wbits=4, w_scale_exp=-3, sparsity=0.0, bias=False, bias_scale_exp=-6) -> str:
+    def dense(self, x, nout, wbits=4, w_scale_exp=-3, sparsity=0.0, bias=False, bias_scale_exp=-6,
+              weights=None, bias_values=None) -> str:
         n, nin = self.shapes[x]
-        wq = self._weight([nin, nout], wbits, w_scale_exp, sparsity)
+        wq = self._weight([nin, nout], wbits, w_scale_exp, sparsity, weights)
         out = self._name("mm")
         self.nodes.append(helper.make_node("MatMul", [x, wq], [out], name=self._name("MatMul")))
         self.shapes[out] = [n, nout]
         if bias:
-            b = self.rng.integers(-64, 64, size=[nout]) * 2.0**bias_scale_exp
+            b = self._bias(nout, bias_scale_exp, bias_values)
             out2 = self._name("add")
             self.nodes.append(helper.make_node("Add", [out, self._const("b", b)], [out2], name=self._name("Add")))
             self.shapes[out2] = [n, nout]

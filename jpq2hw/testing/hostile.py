@@ -1,0 +1,429 @@
+"""Hostile model files, and a worker that feeds them to the front half of the build in a separate process.
+
+`hostile_files(folder)` writes the hand-made hostile models (huge dimensions, cycles, missing initializers,
+wrong Quant arity, bit width 0/64, ...) and `mutated_files(folder, n, seed)` random byte mutations of valid
+models. `python -m jpq2hw.testing.hostile OUT_DIR FILE...` runs each file through load -> validate ->
+normalize -> annotate (the real `run_build`, stopped before hls4ml: see front_half.py), each case time-boxed
+with SIGALRM, and prints one JSON line per file:
+  {"file", "outcome": "error" | "accepted" | "bug" | "timeout", "message", "seconds", "left_behind"}
+Running in a child process means a crash of the interpreter (a segfault in a C extension) shows up as the
+worker's exit status instead of killing the test session; the parent also time-boxes the whole worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from jpq2hw.testing.qonnx_builder import QUANT_DOMAIN, QonnxBuilder
+
+CASE_SECONDS = 20
+
+
+# --- valid seeds for mutation ------------------------------------------------------------------------
+
+
+def seed_models() -> dict[str, onnx.ModelProto]:
+    """Small valid models (an MLP and a conv net) the mutations start from."""
+    b = QonnxBuilder([1, 6], in_bits=4, seed=1, name="mlp")
+    x = b.dense(b.x, 4, wbits=4, sparsity=0.3, bias=True)
+    x = b.quant(x, 6, True, -3)
+    x = b.relu(x)
+    mlp = b.build(b.quant(b.dense(x, 3, wbits=3), 8, True, -2)).model
+    b = QonnxBuilder([1, 2, 4, 4], in_bits=5, in_signed=False, seed=2, name="conv")
+    x = b.conv(b.x, 3, k=3, stride=1, pad=1, wbits=4)
+    x = b.maxpool(b.relu(b.quant(x, 6, True, -3)), 2, 2)
+    x = b.flatten(x)
+    conv = b.build(b.quant(b.dense(x, 2, wbits=5), 8, True, -2)).model
+    return {"mlp": mlp, "conv": conv}
+
+
+def mutated_files(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """n files, each a valid seed model with 1..16 random bytes overwritten, inserted or deleted, or cut."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    seeds = {k: v.SerializeToString() for k, v in seed_models().items()}
+    names = sorted(seeds)
+    out = []
+    for i in range(n):
+        name = names[i % len(names)]
+        data = bytearray(seeds[name])
+        how = ("flip", "flip", "overwrite", "insert", "delete", "truncate")[int(rng.integers(6))]
+        count = int(rng.integers(1, 17))
+        if how == "truncate":
+            data = data[: int(rng.integers(1, len(data)))]
+        for _ in range(count if how != "truncate" else 0):
+            pos = int(rng.integers(len(data)))
+            if how == "flip":
+                data[pos] ^= 1 << int(rng.integers(8))
+            elif how == "overwrite":
+                data[pos] = int(rng.integers(256))
+            elif how == "insert":
+                data.insert(pos, int(rng.integers(256)))
+            elif how == "delete" and len(data) > 1:
+                del data[pos]
+        path = folder / f"mut{i:04d}_{name}_{how}.onnx"
+        path.write_bytes(bytes(data))
+        out.append(path)
+    return out
+
+
+_ODD_INTS = (0, 1, -1, 2, 3, 7, 64, 1 << 20, 1 << 31, -(1 << 40))
+_ODD_FLOATS = (0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 64.0, 1e-45, 1e30, float("inf"), float("-inf"), float("nan"))
+_OPS = ("Quant", "Conv", "MatMul", "Gemm", "Relu", "MaxPool", "Add", "BatchNormalization", "Flatten", "Reshape",
+        "Transpose", "Identity", "Concat", "Mul", "Sub")
+
+
+def structural_mutation(model: onnx.ModelProto, rng: np.random.Generator, n_edits: int = 1) -> tuple[onnx.ModelProto, str]:
+    """A copy of `model` with n_edits random edits that keep it valid protobuf (so they reach validation
+    rather than the decoder): attribute values, initializer values and shapes, declared dims, node inputs,
+    outputs and op types, deleted/duplicated nodes and attributes."""
+    m = onnx.ModelProto.FromString(model.SerializeToString())
+    g = m.graph
+    log = []
+    for _ in range(n_edits):
+        what = int(rng.integers(10))
+        node = g.node[int(rng.integers(len(g.node)))] if len(g.node) else None
+        tensors = [t for n in g.node for t in list(n.input) + list(n.output)] + [g.input[0].name] if g.input else []
+        if what == 0 and node is not None and node.attribute:
+            a = node.attribute[int(rng.integers(len(node.attribute)))]
+            if a.type == onnx.AttributeProto.INT:
+                a.i = int(rng.choice(_ODD_INTS))
+            elif a.type == onnx.AttributeProto.INTS and len(a.ints):
+                a.ints[int(rng.integers(len(a.ints)))] = int(rng.choice(_ODD_INTS))
+            elif a.type == onnx.AttributeProto.STRING:
+                a.s = rng.choice([b"", b"FLOOR", b"CEIL", b"ROUND_TO_ZERO", b"\xff\xfe", b"SAME_UPPER"])
+            log.append(f"attr {node.name}.{a.name}")
+        elif what == 1 and g.initializer:
+            t = g.initializer[int(rng.integers(len(g.initializer)))]
+            v = numpy_helper.to_array(t).astype(np.float32).copy()
+            if v.size:
+                v.ravel()[int(rng.integers(v.size))] = float(rng.choice(_ODD_FLOATS))
+            t.CopyFrom(numpy_helper.from_array(v, t.name))
+            log.append(f"value {t.name}")
+        elif what == 2 and g.initializer:
+            t = g.initializer[int(rng.integers(len(g.initializer)))]
+            v = numpy_helper.to_array(t).astype(np.float32)
+            shape = [int(d) for d in rng.integers(0, 4, size=int(rng.integers(0, 4)))]
+            new = np.resize(v, shape) if int(np.prod(shape)) else np.zeros(shape, np.float32)
+            t.CopyFrom(numpy_helper.from_array(new.astype(np.float32), t.name))
+            log.append(f"reshape {t.name} {shape}")
+        elif what == 3:
+            vis = list(g.input) + list(g.output) + list(g.value_info)
+            vi = vis[int(rng.integers(len(vis)))]
+            dims = vi.type.tensor_type.shape.dim
+            if len(dims):
+                dims[int(rng.integers(len(dims)))].dim_value = int(rng.choice(_ODD_INTS[:8]))
+            log.append(f"dim {vi.name}")
+        elif what == 4 and node is not None and node.input and tensors:
+            node.input[int(rng.integers(len(node.input)))] = str(rng.choice(tensors + ["", "nowhere"]))
+            log.append(f"rewire {node.name}")
+        elif what == 5 and node is not None and tensors:
+            node.output[0] = str(rng.choice(tensors))
+            log.append(f"reoutput {node.name}")
+        elif what == 6 and node is not None:
+            node.op_type = str(rng.choice(_OPS))
+            log.append(f"retype {node.name} -> {node.op_type}")
+        elif what == 7 and node is not None:
+            g.node.remove(node)
+            log.append(f"delete {node.name}")
+        elif what == 8 and node is not None:
+            g.node.insert(int(rng.integers(len(g.node) + 1)), onnx.NodeProto.FromString(node.SerializeToString()))
+            log.append(f"duplicate {node.name}")
+        elif what == 9 and node is not None and node.attribute:
+            del node.attribute[int(rng.integers(len(node.attribute)))]
+            log.append(f"drop attr of {node.name}")
+    return m, "; ".join(log)
+
+
+def structural_files(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """n files, each a valid seed model with 1..3 structural edits (see structural_mutation)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, 1])
+    seeds = seed_models()
+    names = sorted(seeds)
+    out = []
+    for i in range(n):
+        name = names[i % len(names)]
+        m, _ = structural_mutation(seeds[name], rng, int(rng.integers(1, 4)))
+        path = folder / f"edit{i:04d}_{name}.onnx"
+        path.write_bytes(m.SerializeToString())
+        out.append(path)
+    return out
+
+
+# --- hand-made hostile models ------------------------------------------------------------------------
+
+
+def _mlp_parts():
+    """(nodes, initializers) of x -> Quant -> MatMul(Quant(W)) -> Quant -> y, all names fixed."""
+    def q(x, y, prefix, bits=4.0, scale=0.25):
+        inits = [numpy_helper.from_array(np.array(v, np.float32), f"{prefix}_{k}")
+                 for k, v in (("scale", scale), ("zero", 0.0), ("bits", bits))]
+        node = helper.make_node("Quant", [x, f"{prefix}_scale", f"{prefix}_zero", f"{prefix}_bits"], [y],
+                                domain=QUANT_DOMAIN, name=f"Quant_{prefix}", signed=1, narrow=0,
+                                rounding_mode="ROUND")
+        return node, inits
+
+    w = numpy_helper.from_array(np.arange(-12, 12, dtype=np.float32).reshape(6, 4) / 8, "w")
+    n1, i1 = q("x", "xq", "qx")
+    n2, i2 = q("w", "wq", "qw")
+    mm = helper.make_node("MatMul", ["xq", "wq"], ["acc"], name="MatMul_0")
+    n3, i3 = q("acc", "y", "qy", bits=8.0, scale=0.125)
+    return [n1, n2, mm, n3], [w] + i1 + i2 + i3
+
+
+def _model(nodes, inits, in_shape=(1, 6), out_shape=(1, 4), inputs=None, outputs=None):
+    inputs = inputs if inputs is not None else [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))]
+    outputs = outputs if outputs is not None else [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))]
+    graph = helper.make_graph(nodes, "hostile", inputs, outputs, inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QUANT_DOMAIN, 1)])
+    m.ir_version = 8
+    return m
+
+
+def _with_bits(which: str, value: float):
+    nodes, inits = _mlp_parts()
+    for i, t in enumerate(inits):
+        if t.name == f"{which}_bits":
+            inits[i] = numpy_helper.from_array(np.array(value, np.float32), t.name)
+    return _model(nodes, inits)
+
+
+def _with_scale(which: str, value):
+    nodes, inits = _mlp_parts()
+    for i, t in enumerate(inits):
+        if t.name == f"{which}_scale":
+            inits[i] = numpy_helper.from_array(np.array(value, np.float32), t.name)
+    return _model(nodes, inits)
+
+
+def _hostile_models() -> dict[str, object]:
+    """name -> ModelProto, or bytes for files that are not protobuf at all."""
+    cases: dict[str, object] = {}
+    nodes, inits = _mlp_parts()
+    cases["valid_control"] = _model(nodes, inits)  # must be accepted: the harness itself works
+
+    # not a model at all / damaged containers
+    cases["garbage_bytes"] = bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8))
+    cases["text_file"] = b"this is not an onnx model\n" * 10
+    cases["truncated_half"] = _model(nodes, inits).SerializeToString()[:300]
+    cases["zero_bytes_many"] = b"\x00" * 1000
+    cases["empty_graph"] = _model([], [])
+
+    # huge declared dimensions
+    cases["huge_input_dims"] = _model(*_mlp_parts(), in_shape=(1, 1 << 40))
+    cases["huge_input_4d"] = _model(*_mlp_parts(), in_shape=(1, 100000, 100000, 100000))
+    nodes, inits = _mlp_parts()
+    big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 31, 1 << 31])  # declared, no data
+    cases["huge_initializer_no_data"] = _model(nodes, [big] + inits[1:])
+    nodes, inits = _mlp_parts()
+    short = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], raw_data=b"\x00" * 12)
+    cases["initializer_short_data"] = _model(nodes, [short] + inits[1:])
+    cases["negative_input_dim"] = _model(*_mlp_parts(), in_shape=(1, -6))
+    cases["zero_input_dim"] = _model(*_mlp_parts(), in_shape=(1, 0))
+    cases["input_shape_mismatch"] = _model(*_mlp_parts(), in_shape=(1, 5))
+    cases["output_shape_lies"] = _model(*_mlp_parts(), out_shape=(1, 1 << 40))
+
+    # graph structure
+    nodes, inits = _mlp_parts()
+    nodes[0].input[0] = "y"  # x -> ... -> y feeds the first Quant: a cycle
+    cases["cycle"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes.append(helper.make_node("Relu", ["r2"], ["r1"], name="Relu_a"))
+    nodes.append(helper.make_node("Relu", ["r1"], ["r2"], name="Relu_b"))
+    cases["detached_cycle"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes[2].input[0] = "acc"  # MatMul reads its own output
+    cases["self_loop"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    cases["missing_weight_initializer"] = _model(nodes, [t for t in inits if t.name != "w"])
+    nodes, inits = _mlp_parts()
+    cases["missing_scale_initializer"] = _model(nodes, [t for t in inits if t.name != "qy_scale"])
+    nodes, inits = _mlp_parts()
+    cases["missing_bits_initializer"] = _model(nodes, [t for t in inits if t.name != "qx_bits"])
+    nodes, inits = _mlp_parts()
+    nodes[3].output[0] = "z"
+    cases["output_never_produced"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes.append(helper.make_node("Relu", ["acc"], [], name="Relu_no_output"))
+    cases["node_without_outputs"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes.append(helper.make_node("Relu", ["xq"], ["acc"], name="Relu_dup"))
+    cases["tensor_produced_twice"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    cases["two_inputs"] = _model(nodes, inits, inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6]),
+                                                        helper.make_tensor_value_info("x2", TensorProto.FLOAT, [1, 6])])
+    nodes, inits = _mlp_parts()
+    cases["no_outputs"] = _model(nodes, inits, outputs=[])
+    nodes, inits = _mlp_parts()
+    cases["no_input_shape"] = _model(nodes, inits, inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, None)])
+    nodes, inits = _mlp_parts()
+    cases["int_input"] = _model(nodes, inits, inputs=[helper.make_tensor_value_info("x", TensorProto.INT64, [1, 6])])
+
+    # Quant arity and parameters
+    nodes, inits = _mlp_parts()
+    del nodes[3].input[3]
+    cases["quant_3_inputs"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes[3].input.append("qy_bits")
+    cases["quant_5_inputs"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    del nodes[1].input[1:]
+    cases["weight_quant_1_input"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes[0].output.append("extra")
+    cases["quant_2_outputs"] = _model(nodes, inits)
+    for which in ("qx", "qw", "qy"):
+        for bits in (0.0, 1.0, 64.0, -4.0, 2.5, float("nan"), float("inf"), 1e30):
+            cases[f"bits_{which}_{bits:g}"] = _with_bits(which, bits)
+    for which in ("qx", "qw", "qy"):
+        for scale in (0.0, -0.25, float("inf"), float("nan"), 1e-45, 3e38):
+            cases[f"scale_{which}_{scale:g}"] = _with_scale(which, scale)
+    nodes, inits = _mlp_parts()
+    inits = [numpy_helper.from_array(np.array([4.0, 4.0], np.float32), t.name) if t.name == "qx_bits" else t
+             for t in inits]
+    cases["bits_vector"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    inits = [numpy_helper.from_array(np.array([], np.float32), t.name) if t.name == "qy_scale" else t
+             for t in inits]
+    cases["scale_empty"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    inits = [numpy_helper.from_array(np.array(1.0, np.float32), t.name) if t.name == "qy_zero" else t for t in inits]
+    cases["zero_point_nonzero"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    for a in nodes[3].attribute:
+        if a.name == "rounding_mode":
+            a.s = b"STOCHASTIC"
+    cases["rounding_mode_unknown"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    for a in nodes[3].attribute:
+        if a.name == "signed":
+            a.i = 7
+    cases["signed_attr_7"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes[3].attribute.append(helper.make_attribute("narrow", "yes"))
+    del nodes[3].attribute[1]  # the int 'narrow' (order: signed, narrow, rounding_mode)
+    cases["narrow_attr_string"] = _model(nodes, inits)
+    nodes, inits = _mlp_parts()
+    nodes[1].domain = "evil.domain"
+    cases["quant_unknown_domain"] = _model(nodes, inits)
+
+    # layer attributes
+    def conv_model(**attrs):
+        b = QonnxBuilder([1, 2, 4, 4], in_bits=4, seed=3, name="convh")
+        x = b.conv(b.x, 2, k=3, stride=1, pad=1, wbits=4)
+        x = b.quant(x, 8, True, -3)
+        m = b.build(x).model
+        conv = next(n for n in m.graph.node if n.op_type == "Conv")
+        for k, v in attrs.items():
+            for a in list(conv.attribute):
+                if a.name == k:
+                    conv.attribute.remove(a)
+            if v is not None:
+                conv.attribute.append(helper.make_attribute(k, v))
+        del m.graph.value_info[:]
+        return m
+
+    cases["conv_control"] = conv_model()
+    cases["conv_stride_0"] = conv_model(strides=[0, 0])
+    cases["conv_negative_pads"] = conv_model(pads=[-1, -1, -1, -1])
+    cases["conv_huge_pads"] = conv_model(pads=[1 << 20] * 4)
+    cases["conv_kernel_mismatch"] = conv_model(kernel_shape=[5, 5])
+    cases["conv_group_2"] = conv_model(group=2)
+    cases["conv_dilation_2"] = conv_model(dilations=[2, 2])
+    cases["conv_pads_wrong_length"] = conv_model(pads=[1, 1])
+    cases["conv_auto_pad_garbage"] = conv_model(auto_pad="EVIL")
+
+    # external data that is missing or points outside the model's folder
+    nodes, inits = _mlp_parts()
+    w = inits[0]
+    ext = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+    ext.external_data.add(key="location", value="does_not_exist.data")
+    cases["external_data_missing"] = _model(nodes, [ext] + inits[1:])
+    ext2 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+    ext2.external_data.add(key="location", value="../../../../../../etc/hostname")
+    cases["external_data_traversal"] = _model(nodes, [ext2] + inits[1:])
+    ext3 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+    ext3.external_data.add(key="location", value="/etc/hostname")
+    cases["external_data_absolute"] = _model(nodes, [ext3] + inits[1:])
+    del w
+    return cases
+
+
+ACCEPTABLE = {"valid_control", "conv_control"}  # the only hand-made cases that must pass the front half
+
+
+def hostile_files(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, m in _hostile_models().items():
+        path = folder / f"{name}.onnx"
+        path.write_bytes(m if isinstance(m, bytes) else m.SerializeToString())
+        out.append(path)
+    return out
+
+
+# --- the worker -------------------------------------------------------------------------------------
+
+
+class _Timeout(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def check_file(path: Path, out_root: Path) -> dict:
+    from jpq2hw.errors import JpqError
+    from jpq2hw.testing.front_half import front_half
+
+    out = out_root / (path.stem + "_out")
+    before = set(os.listdir(path.parent))
+    row = {"file": path.name}
+    t0 = time.time()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CASE_SECONDS)
+    try:
+        front_half(path, out)
+        row.update(outcome="accepted", message="")
+    except JpqError as exc:
+        row.update(outcome="error", message=str(exc))
+    except _Timeout:
+        row.update(outcome="timeout", message=f"no answer after {CASE_SECONDS} s")
+    except BaseException as exc:  # noqa: BLE001  anything else is a bug in jpq2hw's validation
+        import traceback
+
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = next((f"{Path(f.filename).name}:{f.lineno}" for f in reversed(tb) if "jpq2hw" in f.filename), "?")
+        row.update(outcome="bug", message=f"{type(exc).__name__}: {str(exc)[:300]} (last jpq2hw frame {where})")
+    finally:
+        signal.alarm(0)
+    row["seconds"] = round(time.time() - t0, 3)
+    left = sorted(set(os.listdir(path.parent)) - before) + ([out.name] if out.exists() else [])
+    row["left_behind"] = left
+    return row
+
+
+def main(argv: list[str]) -> int:
+    out_root = Path(argv[0])
+    out_root.mkdir(parents=True, exist_ok=True)
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for name in argv[1:]:
+        print(json.dumps(check_file(Path(name), out_root)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
