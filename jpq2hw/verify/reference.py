@@ -98,5 +98,44 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+    _lower_quant_float64(m)
     m = m.transform(InferShapes())
     return m
+
+
+def _lower_quant_float64(m: ModelWrapper) -> None:
+    """Replace each Quant by standard ONNX ops in float64: x / s + z -> Round (half to even; Floor/Ceil for
+    those modes) -> Clip(min_int, max_int) -> - z -> * s. qonnx's own Quant executor casts its output to
+    float32, which a float64 graph (onnxruntime: "expected tensor(double)") cannot take, and which would
+    round values wider than 24 bits."""
+    from qonnx.custom_op.general.quant import max_int, min_int
+
+    nodes = []
+    for node in m.graph.node:
+        if node.op_type != "Quant":
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        x, scale, zeropt, bits = node.input
+        bitwidth = float(np.asarray(m.get_initializer(bits)).ravel()[0])
+        signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+        mode = attrs.get("rounding_mode", b"ROUND")
+        mode = (mode.decode() if isinstance(mode, bytes) else mode).upper()
+        rnd = {"ROUND": "Round", "ROUND_TO_ZERO": None, "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)
+        if rnd is None:
+            nodes.append(node)  # left to qonnx's executor (never reached: validation refuses other modes)
+            continue
+        p = f"{node.output[0]}__f64"
+        lo, hi = f"{p}_lo", f"{p}_hi"
+        m.set_initializer(lo, np.asarray(min_int(signed, narrow, bitwidth), dtype=np.float64))
+        m.set_initializer(hi, np.asarray(max_int(signed, narrow, bitwidth), dtype=np.float64))
+        nodes += [
+            helper.make_node("Div", [x, scale], [f"{p}_div"]),
+            helper.make_node("Add", [f"{p}_div", zeropt], [f"{p}_zp"]),
+            helper.make_node(rnd, [f"{p}_zp"], [f"{p}_int"]),
+            helper.make_node("Clip", [f"{p}_int", lo, hi], [f"{p}_clip"]),
+            helper.make_node("Sub", [f"{p}_clip", zeropt], [f"{p}_unzp"]),
+            helper.make_node("Mul", [f"{p}_unzp", scale], [node.output[0]], name=node.name),
+        ]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
