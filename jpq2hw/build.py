@@ -36,6 +36,7 @@ class BuildOptions:
     force: bool = False
     quiet: bool = False
     seed: int = 0
+    fit: str = "none"  # none | auto: pick strategy and reuse factor per layer so the estimate fits the board
 
     def output_dir(self) -> Path:
         return self.out if self.out is not None else Path(f"{Path(self.model).name.split('.')[0]}_{self.board}")
@@ -47,6 +48,8 @@ def check_options(opts: BuildOptions):
         raise JpqError(f"--backend {opts.backend}: choose one of {', '.join(BACKENDS)}")
     if opts.io not in IO_TYPES:
         raise JpqError(f"--io {opts.io}: choose one of {', '.join(IO_TYPES)}")
+    if opts.fit not in ("none", "auto"):
+        raise JpqError(f"--fit {opts.fit}: choose none or auto")
     if opts.vectors < 1:
         raise JpqError(f"--vectors {opts.vectors}: need at least 1")
     if opts.reuse_factor < 1:
@@ -85,6 +88,7 @@ def output_folder(out: Path, force: bool):
 
 def run_build(opts: BuildOptions) -> tuple[int, dict]:
     from jpq2hw.annotate.quant_types import analyze
+    from jpq2hw.costmodel import cost_layers, estimate_for_report, fit_auto
     from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert, layer_types
     from jpq2hw.frontend.load import load_model
     from jpq2hw.frontend.validate import validate_quantizers, validate_structure
@@ -120,10 +124,13 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             user = vectors.load_user_vectors(Path(opts.input_data), analysis.input_quant, analysis.input_shape[1:])
         else:
             user = np.zeros((0, *analysis.input_shape[1:]))
+        plan = None
+        if opts.fit == "auto":
+            plan = fit_auto(cost_layers(model, analysis), board, io_type=IO_TYPES[opts.io], clock_mhz=clock)
 
     with output_folder(out, opts.force):
         cfg = ConvertOptions(backend=BACKENDS[opts.backend], io_type=IO_TYPES[opts.io],
-                             reuse_factor=opts.reuse_factor, clock_mhz=clock, part=board.part)
+                             reuse_factor=opts.reuse_factor, clock_mhz=clock, part=board.part, plan=plan)
         with progress.step("convert", f"Converting with hls4ml ({cfg.backend}, {cfg.io_type})"):
             hls_model = convert(model, analysis, out / "hls", cfg)
             types = layer_types(hls_model)
@@ -181,6 +188,9 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "hls_types": types,
             "timings_s": {k: round(v, 3) for k, v in progress.timings.items()},
         }
+        report["estimate"] = estimate_for_report(model, analysis, board, io_type=cfg.io_type,
+                                                 reuse_factor=cfg.reuse_factor, clock_mhz=clock,
+                                                 choices=plan.choices if plan else None)
         write_reports(out, report)
 
     verdict = "bit-exact" if report["bit_exact"] else "NOT bit-exact"

@@ -23,6 +23,8 @@ def register(sub) -> None:
                    help="io_parallel (small nets, lowest latency) or io_stream (feature maps; default parallel)")
     p.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse (1 = fully parallel)")
     p.add_argument("--clock-mhz", type=float, help="target clock (default: the board's)")
+    p.add_argument("--fit", choices=["none", "auto"], default="none",
+                   help="auto: choose strategy and reuse factor per layer so the estimated design fits the board")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -33,7 +35,7 @@ def run(args) -> int:
     opts = BuildOptions(
         model=args.model, board=args.board, out=args.out, vectors=args.vectors, input_data=args.input_data,
         backend=args.backend, io=args.io, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz,
-        force=args.force, quiet=args.quiet, seed=args.seed,
+        force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit,
     )
     code, _ = run_build(opts)
     return code

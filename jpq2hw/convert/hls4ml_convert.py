@@ -24,6 +24,7 @@ class ConvertOptions:
     reuse_factor: int = 1
     clock_mhz: float = 100.0
     part: str = "xc7z020clg400-1"
+    plan: object = None  # a costmodel FitPlan (--fit auto): per-layer strategy and reuse factor
 
 
 def hls_config(model: ModelWrapper, analysis: ModelAnalysis, opts: ConvertOptions) -> dict:
@@ -35,6 +36,10 @@ def hls_config(model: ModelWrapper, analysis: ModelAnalysis, opts: ConvertOption
     )
     config["Model"][exact_precision.CONFIG_KEY] = True
     config["Model"]["Strategy"] = "Latency" if opts.reuse_factor == 1 else "Resource"
+    if opts.plan is not None:
+        from jpq2hw.costmodel.fit import apply_plan_to_hls_config
+
+        apply_plan_to_hls_config(config, opts.plan)
     for layer in config["LayerName"].values():
         layer["Trace"] = True  # lets the check name the first layer that diverges
     config["LayerName"].setdefault(analysis.input_name, {})["Precision"] = {

@@ -43,7 +43,7 @@ def test_build_is_bit_exact(model_file, tmp_path, kind, io):
 def test_sparsity_and_accumulators_are_reported(model_file, tmp_path):
     _, report = run_build(BuildOptions(model=model_file("sparse_mlp"), out=tmp_path / "o", quiet=True, vectors=20))
     first, second = report["layers"]
-    assert first["params"] == 16 * 32 and abs(first["sparsity"] - 0.9) < 0.01
+    assert first["params"] == 16 * 32 and 0.9 <= first["sparsity"] < 0.95  # random ints add a few zeros
     assert first["weight_memory_bits"] == first["nonzero_params"] * 3
     assert first["bops"] == first["nonzero_params"] * 3 * 8
     # exact accumulator: 8-bit input x 3-bit weights over ~2 nonzero inputs per output, not hls4ml's 32 bits
