@@ -15,7 +15,7 @@ from pathlib import Path
 from jpq2hw import paths
 from jpq2hw.writer.axis_check import AxisCheckResult, check_axis_wrapper
 from jpq2hw.writer.project_info import PortInfo, ProjectInfo, project_info_from_hls_model
-from jpq2hw.writer.render import template_env
+from jpq2hw.templating import environment
 
 __all__ = [
     "AxisCheckResult",
@@ -63,12 +63,12 @@ def render_board_files(out_dir: str | Path, board, info: ProjectInfo) -> list[Pa
         raise ValueError(f"ProjectInfo was made for {info.board_name} ({info.part}), not {board.name}")
     target = Path(out_dir) / BOARD_SUBDIR
     target.mkdir(parents=True, exist_ok=True)
-    env = template_env(TEMPLATE_DIR)
+    env = environment()
     context = template_context(board, info)
     written = []
     for template_name, file_name in rendered_names(info).items():
         path = target / file_name
-        path.write_text(env.get_template(template_name).render(context))
+        path.write_text(env.get_template(f"{TEMPLATE_DIR}/{template_name}").render(context))
         written.append(path)
     for rel in SIM_FILES:
         path = target / rel

@@ -18,7 +18,7 @@ from jpq2hw.writer.board_files import (
     render_board_files,
     template_context,
 )
-from jpq2hw.writer.render import template_env
+from jpq2hw.templating import environment
 
 CASES = [("mlp", "io_parallel"), ("conv", "io_stream"), ("conv", "io_parallel"), ("mlp", "io_stream")]
 HLS_COMMANDS = ["open_project", "set_top", "add_files", "open_solution", "set_part", "create_clock",
@@ -113,7 +113,7 @@ def test_templates_are_strict(hls_project):
     context = template_context(board, project_info_from_hls_model(hls_model, board, None, "hls"))
     del context["macro"]
     with pytest.raises(jinja2.UndefinedError):
-        template_env("board").get_template("axis.cpp.j2").render(context)
+        environment().get_template("board/axis.cpp.j2").render(context)
 
 
 # ---- tcl under plain tclsh: stub every HLS command, log the calls, fail on any Tcl error ----
