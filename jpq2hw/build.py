@@ -91,7 +91,8 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
     from jpq2hw.costmodel import cost_layers, estimate_for_report, fit_auto
     from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert, layer_types
     from jpq2hw.frontend.load import load_model
-    from jpq2hw.frontend.validate import validate_quantizers, validate_structure
+    from jpq2hw import extensions  # noqa: F401  (registers the custom layers and their pattern passes)
+    from jpq2hw.frontend.validate import validate_hardware_ops, validate_quantizers, validate_structure
     from jpq2hw.normalize.passes import normalize
     from jpq2hw.report.build_report import layer_rows, totals, write_reports
     from jpq2hw.verify import csim, vectors
@@ -117,6 +118,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             raise
         except Exception as exc:
             raise JpqError(f"{source}: qonnx could not normalize the model ({type(exc).__name__}: {exc})") from None
+        validate_hardware_ops(model, source)
         validate_quantizers(model, source)
     with progress.step("annotate", "Deriving fixed-point types from the Quant nodes"):
         analysis = analyze(model, source)

@@ -43,6 +43,15 @@ CONFIG_KEY = "Jpq2hwExact"  # in HLSConfig.Model; the pass does nothing unless i
 MAX_WIDTH = 128
 
 
+# Exact-type rules for custom layers (registered by jpq2hw/extensions/): class_name -> rule(layer, input_ranges)
+# returning the output Range; the rule sets the layer's own types with set_type().
+CUSTOM_RULES: dict = {}
+
+
+def register_rule(class_name: str, rule) -> None:
+    CUSTOM_RULES[class_name] = rule
+
+
 class NotExactError(Exception):
     """The model contains something this pass cannot give an exact type (message names the layer)."""
 
@@ -74,7 +83,8 @@ def _consumers(model, layer):
     return [l for l in model.graph.values() if outs & set(l.inputs)]
 
 
-def _set_type(layer, attr: str, t: FixedType) -> None:
+def set_type(layer, attr: str, t: FixedType) -> None:
+    """Give `layer` the exact type `t` for `attr` (result_t, accum_t, weight_t, bias_t...)."""
     if t.width > MAX_WIDTH:
         raise NotExactError(f"layer {layer.name}: exact {attr} needs {t.width} bits (more than {MAX_WIDTH})")
     named = NamedType(f"{layer.name}_{attr}", to_hls(t))
@@ -141,7 +151,7 @@ class ExactPrecision(ModelOptimizerPass):
             if merged:
                 return from_hls(quantizer.hls_type).range()
             if not merged_into_quantizer:
-                _set_type(layer, "result_t", out.to_type())
+                set_type(layer, "result_t", out.to_type())
             return out
         if isinstance(layer, (Dense, Conv1D, Conv2D)):
             w = layer.get_attr("weight").data
@@ -153,14 +163,14 @@ class ExactPrecision(ModelOptimizerPass):
             b = b_var.data if b_var is not None else None
             out = dot_range(ins[0], w2, b)
             acc = out.to_type()
-            _set_type(layer, "weight_t", _constant_type(layer, w))
+            set_type(layer, "weight_t", _constant_type(layer, w))
             if b is not None:
-                _set_type(layer, "bias_t", _constant_type(layer, b))
-            _set_type(layer, "accum_t", acc)
+                set_type(layer, "bias_t", _constant_type(layer, b))
+            set_type(layer, "accum_t", acc)
             if merged:
                 return from_hls(quantizer.hls_type).range()
             if not merged_into_quantizer:
-                _set_type(layer, "result_t", acc)
+                set_type(layer, "result_t", acc)
             return out
         if isinstance(layer, (Pooling1D, Pooling2D, GlobalPooling1D, GlobalPooling2D)):
             if layer.get_attr("pool_op", "Max") != "Max":
@@ -171,14 +181,14 @@ class ExactPrecision(ModelOptimizerPass):
                 out = out.union(Range(0, 0, out.frac))
             t = out.to_type()
             if "accum_t" in layer.attributes:
-                _set_type(layer, "accum_t", t)
-            _set_type(layer, "result_t", t)
+                set_type(layer, "accum_t", t)
+            set_type(layer, "result_t", t)
             return out
         if isinstance(layer, Concatenate):
             out = ins[0]
             for r in ins[1:]:
                 out = out.union(r)
-            _set_type(layer, "result_t", out.to_type())
+            set_type(layer, "result_t", out.to_type())
             return out
         if isinstance(layer, Merge):
             op = layer.get_attr("op", "").lower()
@@ -192,8 +202,8 @@ class ExactPrecision(ModelOptimizerPass):
                 raise NotExactError(f"layer {layer.name}: merge '{op}' is not supported yet")
             t = out.to_type()
             if "accum_t" in layer.attributes:
-                _set_type(layer, "accum_t", t)
-            _set_type(layer, "result_t", t)
+                set_type(layer, "accum_t", t)
+            set_type(layer, "result_t", t)
             return out
         if isinstance(layer, BatchNormalization):
             scale = np.asarray(layer.get_attr("scale").data, dtype=np.float64).ravel()
@@ -201,21 +211,23 @@ class ExactPrecision(ModelOptimizerPass):
             bias = np.asarray(bias_var.data, dtype=np.float64).ravel() if bias_var is not None else np.zeros_like(scale)
             # y = s*x + b per element: a diagonal dot product
             out = dot_range(ins[0], scale.reshape(1, -1), bias)
-            _set_type(layer, "scale_t", _constant_type(layer, scale))
-            _set_type(layer, "bias_t", _constant_type(layer, bias))
+            set_type(layer, "scale_t", _constant_type(layer, scale))
+            set_type(layer, "bias_t", _constant_type(layer, bias))
             if merged:
                 return from_hls(quantizer.hls_type).range()
             if not merged_into_quantizer:
-                _set_type(layer, "result_t", out.to_type())
+                set_type(layer, "result_t", out.to_type())
             return out
         if isinstance(layer, (Reshape, Transpose)) or layer.class_name in ("Flatten", "Clone"):
             out = ins[0]
-            _set_type(layer, "result_t", out.to_type())
+            set_type(layer, "result_t", out.to_type())
             return out
         if isinstance(layer, (ZeroPadding1D, ZeroPadding2D)):
             out = ins[0].union(Range(0, 0, ins[0].frac))
-            _set_type(layer, "result_t", out.to_type())
+            set_type(layer, "result_t", out.to_type())
             return out
+        if layer.class_name in CUSTOM_RULES:
+            return CUSTOM_RULES[layer.class_name](layer, ins)
         raise NotExactError(f"layer {layer.name} ({layer.class_name}) has no exact fixed-point rule yet")
 
 

@@ -23,3 +23,13 @@ SUPPORTED_OPS = {
 CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}
 
 QUANT_DOMAINS = {"qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general", "finn", ""}
+
+# Ops that are not hardware on their own but that a registered pattern pass (jpq2hw/extensions/) rewrites into a
+# custom layer in the hardware graph, e.g. the Slice/Mul/ReduceSum/Concat of a stereo cost volume.
+# op type -> name of the pattern that consumes it
+PATTERN_OPS: dict[str, str] = {}
+
+
+def register_pattern_ops(ops, pattern: str) -> None:
+    for op in ops:
+        PATTERN_OPS.setdefault(op, pattern)

@@ -6,7 +6,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.supported_ops import CONSTANT_OPS, SUPPORTED_OPS
+from jpq2hw.frontend.supported_ops import CONSTANT_OPS, PATTERN_OPS, SUPPORTED_OPS
 
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
@@ -40,7 +40,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
         label = _label(node)
         if node.op_type in ("BipolarQuant", "Trunc"):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
-        if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS:
+        if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
                 f"(supported: {', '.join(sorted(SUPPORTED_OPS))})"
@@ -293,3 +293,13 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
                 ins = ", ".join(f"{i} {model.get_tensor_shape(i)}" for i in node.input if i)
                 raise JpqError(f"{source}: {_label(node)}: the shape of '{name}' cannot be inferred from its "
                                f"inputs ({ins}); the input shapes do not fit this op")
+
+
+def validate_hardware_ops(model: ModelWrapper, source: str) -> None:
+    """After normalization: an op that is only hardware as part of a pattern must have been absorbed by it."""
+    for node in model.graph.node:
+        if node.op_type in PATTERN_OPS and node.op_type not in SUPPORTED_OPS:
+            raise JpqError(
+                f"{source}: {_label(node)}: op {node.op_type} is supported only as part of a "
+                f"{PATTERN_OPS[node.op_type]}, and this one does not match that pattern"
+            )

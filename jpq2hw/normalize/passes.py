@@ -7,6 +7,7 @@ omit attributes that ONNX gives defaults for, and qonnx's passes read them uncon
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,16 @@ from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
 
+# Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
+# returns the hardware ModelWrapper; "before" passes see the NCHW graph, "after" ones the channels-last graph.
+PATTERN_PASSES: dict[str, list[Callable[[ModelWrapper], ModelWrapper]]] = {"before": [], "after": []}
+
+
+def register_pattern_pass(fn: Callable[[ModelWrapper], ModelWrapper], stage: str = "before") -> None:
+    if fn not in PATTERN_PASSES[stage]:
+        PATTERN_PASSES[stage].append(fn)
+
+
 @dataclass
 class Normalized:
     reference: ModelWrapper  # standard ONNX + Quant, NCHW, batch 1: what onnxruntime runs
@@ -31,9 +42,13 @@ def normalize(model: ModelWrapper) -> Normalized:
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    for rewrite in PATTERN_PASSES["before"]:
+        model = rewrite(model)
     if _rank(model, model.graph.input[0].name) > 2:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
     declare_initializers(model)
+    for rewrite in PATTERN_PASSES["after"]:
+        model = rewrite(model)
     complete_gemm_bias(model)
     model = model.transform(GemmToMatMul())
     model = cleanup_model(model)

@@ -61,14 +61,14 @@ def test_user_input_data_is_checked_too(model_file, tmp_path):
 def test_a_wrong_type_is_caught_and_located(model_file, tmp_path, monkeypatch):
     """Sabotage: give the first Dense layer's accumulator 3 integer bits too few. The check must fail,
     exit 1, and name that layer as the first that diverges."""
-    real = exact_precision._set_type
+    real = exact_precision.set_type
 
     def narrow(layer, attr, t):
         if layer.class_name == "Dense" and attr in ("accum_t", "result_t") and "MatMul_0" in layer.name:
             t = type(t)(t.signed, t.width - 3, t.integer - 3, t.rounding, t.saturation)
         real(layer, attr, t)
 
-    monkeypatch.setattr(exact_precision, "_set_type", narrow)
+    monkeypatch.setattr(exact_precision, "set_type", narrow)
     code, report = run_build(BuildOptions(model=model_file("sparse_mlp"), out=tmp_path / "o", quiet=True, vectors=30))
     assert code == 1 and report["bit_exact"] is False
     assert report["mismatched_vectors"] > 0 and report["max_abs_error"] > 0
