@@ -1,0 +1,1 @@
+"""Synthetic data sets generated on the fly (no downloads)."""
