@@ -3,7 +3,8 @@ them and check them bit for bit; print a table (model, io, exact?, max error, re
 
     python benchmarks/soak_matrix.py --seeds 0:40 [--edge] [--vectors 100] [--jobs 1] [--out DIR] [--json F]
 
-Each build compiles C++ twice (~15-30 s). `--jobs 2` runs two builds at once (2 cores). Exit status 1 if any
+Each build compiles C++ twice (~15-30 s) and runs in its own process (an abort in the C-simulation is
+reported as CRASH for that model). `--jobs 2` runs two builds at once (2 cores). Exit status 1 if any
 model was not bit-exact or a build crashed (a JpqError refusal is listed but is not a failure of exactness).
 """
 
@@ -15,8 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,39 +31,6 @@ def _seeds(spec: str) -> list[int]:
         elif part:
             out.append(int(part))
     return out
-
-
-def build_one(job: tuple) -> dict:
-    """job = (kind, key, io, vectors, workdir): kind 'random' (key = seed) or 'edge' (key = name)."""
-    kind, key, io, vectors, workdir = job
-    from jpq2hw.build import BuildOptions, run_build
-    from jpq2hw.errors import JpqError
-    from jpq2hw.testing.random_models import EDGE_CASES, random_case
-
-    case = random_case(key, io) if kind == "random" else EDGE_CASES[key](io) if io else EDGE_CASES[key]()
-    row = {"model": case.name, "io": case.io, "description": case.description, "status": "", "exact": False,
-           "max_abs_error": None, "reference": None, "time_s": 0.0, "error": None}
-    folder = Path(workdir) / case.name
-    t0 = time.time()
-    try:
-        path = case.save(folder)
-        code, report = run_build(BuildOptions(model=path, out=folder / "out", vectors=vectors, io=case.io,
-                                              quiet=True, seed=0))
-        row.update(exact=bool(report["bit_exact"]), max_abs_error=report["max_abs_error"],
-                   reference=report["reference"], status="exact" if code == 0 else "NOT EXACT",
-                   first_divergent_layer=report["first_divergent_layer"])
-        if case.expect_reference and report["reference"] != case.expect_reference:
-            row.update(status="WRONG REFERENCE", exact=False,
-                       error=f"reference {report['reference']}, expected {case.expect_reference}")
-    except JpqError as exc:
-        row.update(status="refused", error=str(exc))
-    except Exception as exc:  # a crash is a bug: keep the traceback's last line
-        row.update(status="CRASH", error=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                   traceback=traceback.format_exc(limit=-3))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    row["time_s"] = round(time.time() - t0, 1)
-    return row
 
 
 def main(argv=None) -> int:
@@ -99,13 +66,11 @@ def main(argv=None) -> int:
             print(f"    {row['error'][:160]}", flush=True)
         rows.append(row)
 
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            for row in pool.map(build_one, jobs):
-                show(row)
-    else:
-        for job in jobs:
-            show(build_one(job))
+    from jpq2hw.testing.matrix_runner import build_isolated
+
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # each build is its own process (crash-proof)
+        for row in pool.map(build_isolated, jobs):
+            show(row)
 
     built = [r for r in rows if r["status"] not in ("refused", "CRASH")]
     exact = [r for r in rows if r["status"] == "exact"]

@@ -84,7 +84,8 @@ def _act(b: QonnxBuilder, d: _Draw, x: str, relu: bool | None = None) -> str:
 
 def random_case(seed: int, io: str | None = None) -> Case:
     d = _Draw(seed)
-    io = io or d.choice(IO_TYPES)
+    drawn_io = d.choice(IO_TYPES)  # always drawn, so that forcing io does not change the model
+    io = io or drawn_io
     kind = d.choice(("conv", "conv", "mlp"))
     in_bits, in_signed = d.int(2, 8), d.coin()
     in_exp = d.int(-5, 0)
@@ -236,6 +237,17 @@ def wide_fanin_conv_case(io: str = "stream") -> Case:
     return Case(f"wide_fanin_conv_{io}", io, b.build(x), "conv 3x3 over 32 channels (fan-in 288)")
 
 
+def narrow_round_case(io: str = "parallel") -> Case:
+    """A 1-bit-wide exact accumulator (ufixed<1,-1>: values {0, 0.25}) rounded by a quantizer with step 1:
+    the rounding reads a bit below the type's LSB... beyond its MSB, and hls4ml's ap_types assert
+    ("Attempting to read bit beyond MSB") aborts the interpreter in the C-simulation. Known failure (reported)."""
+    b = QonnxBuilder([1, 3], in_bits=4, in_signed=True, in_scale_exp=-2, seed=18, name="narrow_round")
+    x = b.relu(b.quant(b.x, 2, True, -2))  # {0, 0.25}: ufixed<1,-1>
+    x = b.dense(x, 2, wbits=2, w_scale_exp=0, weights=np.array([[1.0, 0], [0, 0], [0, 0]]))
+    x = b.quant(x, 4, False, 0)
+    return Case(f"narrow_round_{io}", io, b.build(x), "1-bit accumulator rounded by 2 bits (ap_types assert)")
+
+
 EDGE_CASES = {
     "saturation": saturation_case,
     "ties": ties_case,
@@ -244,4 +256,5 @@ EDGE_CASES = {
     "wide_accum": wide_accumulator_case,
     "wide_q16": wide_accumulator_16bit_case,
     "wide_fanin_conv": wide_fanin_conv_case,
+    "narrow_round": narrow_round_case,
 }
