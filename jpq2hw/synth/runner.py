@@ -1,0 +1,166 @@
+"""Run the steps of a stage (locally, or `jpq2hw synth --local` inside a Docker image), stream the tool output to
+the terminal and OUT/synth/<step>.log, and put the parsed synthesis report into OUT/report.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jpq2hw.errors import EXIT_NOT_EXACT, JpqError, ToolMissing
+from jpq2hw.synth import plan as planning
+from jpq2hw.synth.project import SynthProject
+from jpq2hw.synth.words import write_harness_roms
+
+
+class SynthFailed(JpqError):
+    """A tool ran and failed (or did not produce what it should): exit 1, the message points at the log."""
+
+    exit_code = EXIT_NOT_EXACT
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, flush=True)
+
+
+def stream_process(argv: list[str], log: Path, cwd: Path | None = None, env: dict | None = None,
+                   quiet: bool = False) -> int:
+    """Run argv, copying its output line by line to the terminal (unless quiet) and to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8", errors="replace") as sink:
+        sink.write(f"# {shlex.join(argv)}\n")
+        sink.flush()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace", bufsize=1)
+        try:
+            for line in proc.stdout:
+                sink.write(line)
+                if not quiet:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            raise
+        return proc.wait()
+
+
+def prepare(project: SynthProject, steps: list[planning.Step]) -> None:
+    """Files the tools read that the build could not write: the harness ROMs (from OUT/vectors) for a no-PS board."""
+    if any(s.name == "bitstream" for s in steps) and project.stream["block_design"] == "stream_harness":
+        vec = project.out / "vectors"
+        if not (vec / "inputs.npy").is_file() or not (vec / "expected.npy").is_file():
+            raise JpqError(f"{project.out}: vectors/inputs.npy and expected.npy are needed for the stream harness")
+        write_harness_roms(project.board_dir / "harness", project.stream["ports"], np.load(vec / "inputs.npy"),
+                           np.load(vec / "expected.npy"))
+
+
+def record(project: SynthProject, stage: str, done: list[str]) -> dict:
+    """Parse the synthesis report into report.json (and re-render report.md/.html); returns the report."""
+    from jpq2hw.report.build_report import write_reports
+    from jpq2hw.report.hls_synth import parse_csynth
+
+    report = json.loads((project.out / "report.json").read_text())
+    if project.csynth_xml.is_file():
+        report["synthesis"] = parse_csynth(project.csynth_xml).to_dict()
+    rel = lambda p: str(p.relative_to(project.out))  # noqa: E731
+    run = {"stage": stage, "steps_done": done, "logs": [rel(project.synth_dir / f"{s}.log") for s in done]}
+    if project.ip_component.is_file():
+        run["ip"] = rel(project.ip_component.parent)
+    if project.bitstream.is_file():
+        run["bitstream"] = rel(project.bitstream)
+    if project.hwh.is_file():
+        run["hwh"] = rel(project.hwh)
+    report["synth_run"] = run
+    write_reports(project.out, report)
+    return report
+
+
+def run_local(project: SynthProject, stage: str, xilinx_root: str | None, xilinx_version: str | None,
+              dry_run: bool = False, quiet: bool = False) -> int:
+    steps = planning.steps(project, stage)
+    found = {s.tool: planning.find_tool(s.tool, xilinx_root, xilinx_version) for s in steps}
+    if dry_run:
+        for s in steps:
+            print(f"{s.shell(found[s.tool])} > {s.log(project)}")
+        return 0
+    missing = [tool for tool, path in found.items() if path is None]
+    if missing:
+        where = f" nor under {xilinx_root}" if xilinx_root else ""
+        raise ToolMissing(f"{', '.join(missing)} not found on PATH{where}: source your Xilinx settings64.sh, "
+                          f"pass --xilinx-root, or run in Docker with --docker IMAGE")
+    prepare(project, steps)
+    done: list[str] = []
+    for s in steps:
+        log = s.log(project)
+        _say(quiet, f"- {s.name}: {s.shell(found[s.tool])}  (log: {log})")
+        env = os.environ | s.env
+        rc = stream_process([found[s.tool], *s.args], log, cwd=s.cwd, env=env, quiet=quiet)
+        missing_outputs = [p for p in s.produces if not p.exists()]
+        if rc != 0 or missing_outputs:
+            if done or project.csynth_xml.is_file():
+                record(project, stage, done)
+            why = f"exited with {rc}" if rc != 0 else f"did not write {missing_outputs[0].relative_to(project.out)}"
+            raise SynthFailed(f"{s.name} failed: {s.tool} {why}; see {log}")
+        done.append(s.name)
+    report = record(project, stage, done)
+    summary = _summary(report)
+    _say(quiet, f"{project.out}: {stage} done{summary}; report in {project.out / 'report.md'}")
+    return 0
+
+
+def _summary(report: dict) -> str:
+    syn = report.get("synthesis") or {}
+    res = syn.get("resources") or {}
+    parts = [f"{k.upper()} {res[k]:g}" for k in ("lut", "ff", "dsp", "bram36") if res.get(k) is not None]
+    if syn.get("latency_worst_cycles") is not None:
+        parts.append(f"latency {syn['latency_worst_cycles']} cycles")
+    if syn.get("estimated_clock_ns") is not None:
+        parts.append(f"clock {syn['estimated_clock_ns']} ns")
+    run = report.get("synth_run") or {}
+    if run.get("bitstream"):
+        parts.append(f"bitstream {run['bitstream']}")
+    return (" (" + ", ".join(parts) + ")") if parts else ""
+
+
+def docker_engine_problem(timeout: float = 20) -> str | None:
+    """None when a Docker engine answers, else why not (one line)."""
+    import shutil
+
+    if shutil.which("docker") is None:
+        return "the docker command is not installed"
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer"
+    if probe.returncode != 0 or not probe.stdout.strip():
+        lines = (probe.stderr or probe.stdout).strip().splitlines()
+        return f"no Docker engine is reachable ({lines[-1] if lines else 'docker info failed'})"
+    return None
+
+
+def run_docker(project: SynthProject, image: str, stage: str, xilinx_root: str, xilinx_version: str,
+               extra: list[str], dry_run: bool = False, quiet: bool = False) -> int:
+    cmd = planning.docker_command(project, image, stage, xilinx_root, xilinx_version, extra,
+                                  tty=sys.stdout.isatty() and not dry_run)
+    if dry_run:
+        print(shlex.join(cmd))
+        return 0
+    problem = docker_engine_problem()
+    if problem:
+        raise ToolMissing(f"--docker {image}: {problem}; start Docker, or run with --local where Vitis HLS is installed")
+    log = project.synth_dir / "docker.log"
+    _say(quiet, f"- docker: {shlex.join(cmd)}  (log: {log})")
+    rc = stream_process(cmd, log, quiet=quiet)
+    if rc != 0:
+        # The container printed its own one-line error; 125-127 are docker's (no image, cannot start).
+        hint = "docker could not start the image" if rc in (125, 126, 127) else f"{stage} failed in the container"
+        raise SynthFailed(f"{hint} (exit {rc}); see {log} and {project.synth_dir}/")
+    return 0
