@@ -16,9 +16,6 @@ from jpq2hw.build import BuildOptions, run_build  # noqa: E402
 from jpq2hw.synth.project import project_info  # noqa: E402
 from jpq2hw.writer.board_files import render_board_files  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / "report" / "data"
-VITIS_CSYNTH = DATA / "vitis_hls_sample" / "csynth.xml"
-
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:

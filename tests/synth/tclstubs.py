@@ -7,6 +7,9 @@ import stat
 import subprocess
 from pathlib import Path
 
+# A real Vitis HLS report (tests/report/data) for the stand-in csynth_design to "write".
+VITIS_CSYNTH = Path(__file__).resolve().parents[1] / "report" / "data" / "vitis_hls_sample" / "csynth.xml"
+
 HLS_COMMANDS = ["open_project", "set_top", "add_files", "open_solution", "set_part", "create_clock", "config_compile",
                 "config_schedule"]
 VIVADO_COMMANDS = ["create_project", "set_property", "current_project", "update_ip_catalog", "create_bd_design",

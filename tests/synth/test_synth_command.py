@@ -6,8 +6,7 @@ import shlex
 import shutil
 
 import pytest
-from conftest import VITIS_CSYNTH
-from tclstubs import fake_tools, tool_path
+from tclstubs import VITIS_CSYNTH, fake_tools, tool_path
 
 from jpq2hw.cli import main
 
