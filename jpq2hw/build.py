@@ -87,7 +87,7 @@ def output_folder(out: Path, force: bool):
 
 
 def run_build(opts: BuildOptions) -> tuple[int, dict]:
-    from jpq2hw.annotate.quant_types import analyze
+    from jpq2hw.annotate.quant_types import analyze, input_quant
     from jpq2hw.costmodel import cost_layers, estimate_for_report, fit_auto
     from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert, layer_types
     from jpq2hw.frontend.load import load_model
@@ -112,7 +112,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         validate_structure(model, source)
     with progress.step("normalize", "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"):
         try:
-            normalized = normalize(model)
+            normalized = normalize(model, source)
             model = normalized.hardware
         except JpqError:
             raise
@@ -122,8 +122,10 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         validate_quantizers(model, source)
     with progress.step("annotate", "Deriving fixed-point types from the Quant nodes"):
         analysis = analyze(model, source)
+        host = normalized.host  # float scales: integer hardware between a host head and tail
+        in_q = input_quant(normalized.reference, source) if host else analysis.input_quant
         if opts.input_data is not None:
-            user = vectors.load_user_vectors(Path(opts.input_data), analysis.input_quant, analysis.input_shape[1:])
+            user = vectors.load_user_vectors(Path(opts.input_data), in_q, analysis.input_shape[1:])
         else:
             user = np.zeros((0, *analysis.input_shape[1:]))
         plan = None
@@ -146,27 +148,40 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             render_board_files(out, board, info)
 
         xs = np.concatenate([
-            vectors.random_vectors(analysis.input_quant, analysis.input_shape[1:], opts.vectors, opts.seed), user])
+            vectors.random_vectors(in_q, analysis.input_shape[1:], opts.vectors, opts.seed), user])
+        hw_in = xs if host is None else xs / host.input_scale  # exact: the input Quant's integer codes
         max_accum = max([l.accum_bits or 0 for l in analysis.layers] + [_max_width(types)])
-        reference = Reference(normalized.reference, max_accum)
+        # thresholds are solved in exact arithmetic, which float64 reproduces; float32 may round at a step
+        reference = Reference(normalized.reference, max_accum, force_float64=host is not None)
         with progress.step("reference", f"Running the reference ({reference.kind}) on {len(xs)} vectors"):
             expected = reference.run_batch(xs)
+            float32_differs = None
+            if host is not None:
+                ref32 = Reference(normalized.reference, 0)
+                if ref32.kind != reference.kind:  # vectors where float32 rounding alone moved a quantizer step
+                    moved = ~np.isclose(ref32.run_batch(xs), expected, rtol=2.0**-20, atol=0)
+                    float32_differs = [int(i) for i in np.nonzero(np.any(moved.reshape(len(xs), -1), axis=1))[0]]
         with progress.step("compile", "Compiling the C++ with g++ (C-simulation)"):
             csim.compile_model(hls_model)
         with progress.step("simulate", f"Simulating {len(xs)} vectors and comparing bit for bit"):
-            hw = csim.simulate(hls_model, xs, list(expected.shape[1:]))
-            result = csim.compare(hw, expected)
+            hw = csim.simulate(hls_model, hw_in, list(expected.shape[1:]))
+            result = csim.compare(hw if host is None else host.to_real(hw), expected)
         divergent = None
         if not result.bit_exact:
             with progress.step("trace", "Tracing layers to find where the C++ diverges"):
                 divergent = csim.first_divergent_layer(hls_model, model, xs[result.first_mismatch][None])
         with progress.step("axis", "Checking the AXI-Stream wrapper against the reference (g++)"):
-            axis = check_axis_wrapper(out, info, xs.reshape(len(xs), -1), expected.reshape(len(xs), -1))
+            # the wrapper must reproduce the top function: its proven outputs (the reference's, in hardware units)
+            axis_expected = expected if host is None else hw
+            axis = check_axis_wrapper(out, info, hw_in.reshape(len(xs), -1), axis_expected.reshape(len(xs), -1))
 
         vec_dir = out / "vectors"
         vec_dir.mkdir()
         np.save(vec_dir / "inputs.npy", xs)
         np.save(vec_dir / "expected.npy", expected)
+        if host is not None:  # what the hardware itself sees and returns (integer codes)
+            np.save(vec_dir / "hw_inputs.npy", hw_in)
+            np.save(vec_dir / "hw_outputs.npy", hw)
 
         rows = layer_rows(analysis)
         report = {
@@ -183,6 +198,8 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "max_abs_error": result.max_abs_error,
             "first_divergent_layer": divergent,
             "reference": reference.kind,
+            "host_ops": host.host_ops if host else [],
+            "float32_reference_differs": float32_differs,
             "axis_wrapper": "bit-exact" if axis.passed else f"FAILED at {axis.stage}",
             "input_type": analysis.input_quant.fixed_type().hls(),
             "layers": rows,

@@ -86,7 +86,9 @@ class Range:
         signed = self.lo < 0
         mag = max(self.hi, -self.lo - 1 if signed else 0, 0)
         bits = mag.bit_length() + (1 if signed else 0)
-        bits = max(bits, 1)
+        # Keep the MSB at or above the binary point: ap_fixed's rounding reads the bit just below the
+        # target's LSB, and asserts ("read bit beyond MSB") if the source type is narrower than that.
+        bits = max(bits, 1, self.frac + (1 if signed else 0))
         return FixedType(signed, bits, bits - self.frac)
 
 

@@ -11,6 +11,7 @@ from qonnx.custom_op.general.intquant import int_quant
 
 from jpq2hw.annotate.fixed import FixedType
 from jpq2hw.errors import JpqError
+from jpq2hw.normalize.streamline import THRESHOLD_OP
 
 COMPUTE_OPS = ("Conv", "MatMul")
 # Ops a value passes through unchanged in type (or only reduced/rearranged), when tracing to its quantizer.
@@ -23,8 +24,9 @@ class QuantSpec:
     bits: int
     signed: bool
     narrow: bool
-    scale_exp: int  # scale = 2**scale_exp
+    scale_exp: int  # scale = 2**scale_exp when the scale is a power of two
     rounding: str
+    scale: float = 0.0  # the scale itself (any positive float)
 
     def fixed_type(self) -> FixedType:
         frac = -self.scale_exp
@@ -84,6 +86,7 @@ def quant_spec(model: ModelWrapper, node) -> QuantSpec:
         narrow=bool(attrs["narrow"].i) if "narrow" in attrs else False,
         scale_exp=int(exp) - 1,
         rounding=attrs["rounding_mode"].s.decode().upper() if "rounding_mode" in attrs else "ROUND",
+        scale=float(scale),
     )
 
 
@@ -98,11 +101,20 @@ def quantized_constant(model: ModelWrapper, node) -> np.ndarray:
 
 
 def _producer_quant(model: ModelWrapper, tensor: str):
-    """The Quant node that last set the type of `tensor`, looking back through type-preserving ops."""
+    """The quantizer (Quant or threshold node) that last set the type of `tensor`, looking back through
+    type-preserving ops."""
     node = model.find_producer(tensor)
     while node is not None and node.op_type in TYPE_PRESERVING_OPS:
         node = model.find_producer(node.input[0])
-    return node if node is not None and node.op_type == "Quant" else None
+    return node if node is not None and node.op_type in ("Quant", THRESHOLD_OP) else None
+
+
+def _act_bits(model: ModelWrapper, node) -> int:
+    if node.op_type == THRESHOLD_OP:
+        attrs = {a.name: a for a in node.attribute}
+        lo, hi = attrs["out_lo"].i, attrs["out_hi"].i
+        return max((hi - lo).bit_length(), 1)  # the codes lo..hi need this many bits
+    return quant_spec(model, node).bits
 
 
 def _first_input_quant(model: ModelWrapper, source: str):
@@ -121,6 +133,11 @@ def _first_input_quant(model: ModelWrapper, source: str):
         f"{source}: the graph input '{name}' does not go straight into a Quant node, so its fixed-point "
         f"type is unknown; add an input quantizer (e.g. Brevitas QuantIdentity) before the first layer"
     )
+
+
+def input_quant(model: ModelWrapper, source: str) -> QuantSpec:
+    """The quantizer of the graph input (its scale may be any float)."""
+    return quant_spec(model, _first_input_quant(model, source))
 
 
 def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
@@ -150,7 +167,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
                 op=node.op_type,
                 output=node.output[0],
                 weight_bits=quant_spec(model, w_quant).bits,
-                act_bits=quant_spec(model, act_q).bits if act_q is not None else None,
+                act_bits=_act_bits(model, act_q) if act_q is not None else None,
                 params=int(weights.size),
                 nonzero_params=int(np.count_nonzero(weights)),
                 macs_per_weight=macs_per_weight,

@@ -3,3 +3,8 @@ and templates (hls4ml's extension API), the pattern pass that puts it into the h
 (jpq2hw.normalize.passes.register_pattern_pass), the ops it absorbs
 (jpq2hw.frontend.supported_ops.register_pattern_ops) and its exact-type rule
 (jpq2hw.convert.exact_precision.register_rule)."""
+
+from jpq2hw.extensions import thresholds
+
+thresholds.register()
+

@@ -20,6 +20,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
+from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
+
 
 # Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
 # returns the hardware ModelWrapper; "before" passes see the NCHW graph, "after" ones the channels-last graph.
@@ -35,9 +37,10 @@ def register_pattern_pass(fn: Callable[[ModelWrapper], ModelWrapper], stage: str
 class Normalized:
     reference: ModelWrapper  # standard ONNX + Quant, NCHW, batch 1: what onnxruntime runs
     hardware: ModelWrapper  # channels-last, MatMul instead of Gemm: what hls4ml converts
+    host: HostIO | None = None  # set when float scales made the hardware integer (see streamline.py)
 
 
-def normalize(model: ModelWrapper) -> Normalized:
+def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     complete_node_attributes(model)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())
@@ -53,8 +56,11 @@ def normalize(model: ModelWrapper) -> Normalized:
     model = model.transform(GemmToMatMul())
     model = cleanup_model(model)
     model = model.transform(InferShapes())
+    host = None
+    if needs_streamline(model):
+        model, host = streamline(model, source)
     declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
-    return Normalized(reference=reference, hardware=model)
+    return Normalized(reference=reference, hardware=model, host=host)
 
 
 def _rank(model: ModelWrapper, tensor: str) -> int:

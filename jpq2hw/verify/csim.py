@@ -67,7 +67,11 @@ def first_divergent_layer(hls_model, hw_model: ModelWrapper, x: np.ndarray) -> s
     tensor_of = {l.name: _reference_tensor(hw_model, l) for l in layers}
     with contextlib.redirect_stdout(io.StringIO()):
         _, trace = hls_model.trace(np.ascontiguousarray(x.reshape(1, -1), dtype=np.float64))
-    ref = execute_onnx(hw_model, {hw_model.graph.input[0].name: x.astype(np.float32)}, return_full_exec_context=True)
+    try:
+        ref = execute_onnx(hw_model, {hw_model.graph.input[0].name: x.astype(np.float32)},
+                           return_full_exec_context=True)
+    except Exception:  # a graph with jpq2hw's own ops (thresholds) that qonnx cannot execute
+        return None
     for layer in layers:
         name = tensor_of[layer.name]
         if layer.name not in trace or not name or name not in ref:

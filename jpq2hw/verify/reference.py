@@ -20,11 +20,11 @@ FLOAT32_MANTISSA_BITS = 24
 
 
 class Reference:
-    def __init__(self, model: ModelWrapper, max_accum_bits: int):
+    def __init__(self, model: ModelWrapper, max_accum_bits: int, force_float64: bool = False):
         self.model = model
         self.kind = "onnxruntime-qcdq-float32"
         self._session = None
-        if max_accum_bits + 1 <= FLOAT32_MANTISSA_BITS:
+        if max_accum_bits + 1 <= FLOAT32_MANTISSA_BITS and not force_float64:
             self._qcdq = _lower_to_qcdq(model)
             if self._qcdq is not None:
                 self._session = _session(self._qcdq.model)

@@ -12,7 +12,7 @@ from jpq2hw.errors import JpqError
 
 
 def grid_values(q: QuantSpec, ints: np.ndarray) -> np.ndarray:
-    return np.ldexp(ints.astype(np.float64), q.scale_exp)
+    return ints.astype(np.float64) * q.scale  # exact: a small integer times a float32 scale
 
 
 def int_bounds(q: QuantSpec) -> tuple[int, int]:
@@ -50,6 +50,6 @@ def load_user_vectors(path: Path, q: QuantSpec, shape: list[int]) -> np.ndarray:
     if not np.all(np.isfinite(data)):
         raise JpqError(f"--input-data {path}: contains NaN or infinity")
     return int_quant(
-        data, np.float64(2.0**q.scale_exp), np.float64(0), np.float64(q.bits), int(q.signed), int(q.narrow),
+        data, np.float64(q.scale), np.float64(0), np.float64(q.bits), int(q.signed), int(q.narrow),
         q.rounding,
     )

@@ -87,3 +87,58 @@ def brevitas_conv(path: Path) -> Path:
     model.eval()
     export_qonnx(model, torch.randn(1, 2, 8, 8), str(path))
     return path
+
+
+def brevitas_float_mlp(path: Path) -> Path:
+    """Brevitas's default quantizers: float scales, float biases (no power of two anywhere)."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.export import export_qonnx
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        qnn.QuantIdentity(bit_width=8, return_quant_tensor=True),
+        qnn.QuantLinear(16, 24, bias=True, weight_bit_width=4, return_quant_tensor=True),
+        qnn.QuantReLU(bit_width=4, return_quant_tensor=True),
+        qnn.QuantLinear(24, 10, bias=True, weight_bit_width=4, return_quant_tensor=True),
+        qnn.QuantReLU(bit_width=4),
+    )
+    _calibrate(model, torch.randn(64, 16))
+    export_qonnx(model, torch.randn(1, 16), str(path))
+    return path
+
+
+def brevitas_float_conv(path: Path) -> Path:
+    """Float scales with per-channel weight scales, an unfolded BatchNorm, float biases, max-pool and a float
+    (unquantized) linear tail."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.export import export_qonnx
+    from brevitas.quant import Int8WeightPerChannelFloat
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        qnn.QuantIdentity(bit_width=8, return_quant_tensor=True),
+        qnn.QuantConv2d(2, 4, 3, padding=1, bias=False, weight_bit_width=4, weight_quant=Int8WeightPerChannelFloat),
+        torch.nn.BatchNorm2d(4),
+        qnn.QuantReLU(bit_width=4, return_quant_tensor=True),
+        qnn.QuantConv2d(4, 4, 3, stride=2, padding=1, bias=True, weight_bit_width=3),
+        qnn.QuantReLU(bit_width=4, return_quant_tensor=False),
+        torch.nn.MaxPool2d(2),
+        qnn.QuantIdentity(bit_width=4, return_quant_tensor=True),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(16, 5, bias=True, weight_bit_width=4),
+    )
+    _calibrate(model, torch.randn(16, 2, 8, 8))
+    export_qonnx(model, torch.randn(1, 2, 8, 8), str(path))
+    return path
+
+
+def _calibrate(model, x) -> None:
+    import torch
+
+    model.train()  # BatchNorm statistics and activation scales move away from their defaults
+    with torch.no_grad():
+        for _ in range(5):
+            model(x)
+    model.eval()

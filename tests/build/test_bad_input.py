@@ -98,13 +98,19 @@ def test_float_model_points_to_compress(tmp_path, capsys):
     assert_refused(tmp_path, capsys, p, "no Quant nodes", "jpq2hw compress")
 
 
-def test_non_power_of_two_scale_is_refused_not_approximated(tmp_path, capsys):
-    m = small_model(tmp_path / "m.onnx")
-    quant = next(n for n in m.graph.node if n.op_type == "Quant")
+def test_what_has_no_exact_integer_form_is_refused_naming_the_node(tmp_path, capsys):
+    """Float scales are made exact with thresholds, but adding two tensors whose scales differ by a
+    non-power-of-two ratio has no exact integer form: refused, not approximated."""
+    b = QonnxBuilder([1, 4], seed=0)
+    x = b.dense(b.x, 3)
+    left = b.quant(x, 4, True, -2)
+    right = b.quant(x, 4, True, -2)
+    m = b.build(b.add(left, right))
+    quant = next(n for n in m.graph.node if n.output[0] == right)
     m.set_initializer(quant.input[1], np.array(0.3, dtype=np.float32))
-    p = tmp_path / "scale.onnx"
+    p = tmp_path / "scales.onnx"
     m.save(str(p))
-    assert_refused(tmp_path, capsys, p, "not a power of two")
+    assert_refused(tmp_path, capsys, p, "Add", "different scales")
 
 
 def test_unknown_board_lists_known_ones(tmp_path, capsys):

@@ -41,8 +41,8 @@ def test_matrix_bit_exact(kind, key, io, tmp_path, record_matrix):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known bug (reported): a 1-bit exact accumulator rounded by a coarser "
-                   "quantizer trips ap_types' 'Attempting to read bit beyond MSB' assertion and aborts the C-sim")
 def test_narrow_accumulator_rounding(tmp_path):
+    """Regression: a 1-bit exact accumulator rounded by a coarser quantizer used to trip ap_types' 'read bit
+    beyond MSB' assertion; exact types now keep their MSB at or above the binary point."""
     row = build_isolated(("edge", "narrow_round", "parallel", 10, str(tmp_path)))
     assert row["status"] == "exact", f"{row['status']}: {row['error']}"

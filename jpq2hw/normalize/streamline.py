@@ -1,0 +1,435 @@
+"""Exact requantization for any scale: rewrite the hardware graph into integer arithmetic with thresholds.
+
+Brevitas's default quantizers use float scales. Between two quantizers the graph applies only affine maps
+per channel (input scale x weight scale, bias, BatchNorm, Mul/Div/Add by constants), so the next Quant's
+integer code is a monotonic step function of the integer accumulator. This pass (FINN calls it
+streamlining) keeps every hardware tensor an integer:
+
+- the graph input becomes the input quantizer's integer codes (the host quantizes; a "host head"),
+- weights become their integer codes (the scale moves into the affine map),
+- biases, BatchNorm and constant Mul/Div/Add/Sub are folded into the affine map and disappear,
+- each activation Quant becomes a Jpq2hwThreshold node: code = lo + #{k : h >= T_k} (or h <= T_k for a
+  channel whose factor is negative), with the integer thresholds T_k solved exactly in rational arithmetic
+  from the float32 constants (round half to even decided exactly at ties),
+- where the step from one tensor to the next quantizer is a power of two with no offset, a plain Quant
+  node stays (cheaper than thresholds),
+- the output's affine map (real = alpha_c * h + beta_c) is applied on the host (a "host tail").
+
+The pass refuses, naming the node, what it cannot make integer (e.g. adding two tensors whose scales are
+not equal).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from onnx import helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.general.intquant import int_quant, max_int, min_int
+
+from jpq2hw.errors import JpqError
+
+THRESHOLD_OP = "Jpq2hwThreshold"
+THRESHOLD_DOMAIN = "jpq2hw"
+
+
+@dataclass
+class Affine:
+    """real value = alpha[c] * hardware value + beta[c] (c along the channel axis; length 1 = per tensor),
+    then max(0, .) if relu is pending."""
+
+    alpha: list[Fraction]
+    beta: list[Fraction]
+    relu: bool = False
+
+    @property
+    def per_tensor(self) -> bool:
+        return len(set(self.alpha)) == 1 and len(set(self.beta)) == 1
+
+    def scalar(self) -> "Affine":
+        return Affine([self.alpha[0]], [self.beta[0]], self.relu)
+
+
+@dataclass
+class HostIO:
+    """What runs on the host around the integer hardware."""
+
+    input_scale: float  # hardware input = clip(round(x / input_scale)): the input Quant's codes
+    output_alpha: np.ndarray  # real output = alpha * hw + beta along the last axis (after relu if set)
+    output_beta: np.ndarray
+    output_relu: bool
+    host_ops: list[dict] = field(default_factory=list)  # [{name, op, where}] for the report
+
+    def to_real(self, hw: np.ndarray) -> np.ndarray:
+        y = hw * self.output_alpha + self.output_beta
+        return np.maximum(y, 0) if self.output_relu else y
+
+
+def is_power_of_two(x: Fraction) -> bool:
+    if x <= 0:
+        return False
+    n, d = x.numerator, x.denominator
+    return (n & (n - 1)) == 0 and (d & (d - 1)) == 0
+
+
+def needs_streamline(model: ModelWrapper) -> bool:
+    """True when some Quant's scale is not a single power of two (the plain fixed-point path covers the rest)."""
+    for node in model.get_nodes_by_op_type("Quant"):
+        scale = model.get_initializer(node.input[1])
+        if scale is None:
+            continue
+        s = np.asarray(scale, dtype=np.float64).ravel()
+        if np.any(s <= 0) or len(set(s.tolist())) > 1 or np.frexp(s[0])[0] != 0.5:
+            return True
+    return False
+
+
+def _frac(x) -> Fraction:
+    return Fraction(float(x))  # exact: every finite float is a dyadic rational
+
+
+def _attr(node, name, default=None):
+    a = next((a for a in node.attribute if a.name == name), None)
+    return helper.get_attribute_value(a) if a is not None else default
+
+
+def _channel_vector(model: ModelWrapper, values: np.ndarray, node, n_chan: int) -> list[Fraction]:
+    """A constant that varies at most along the last (channel) axis, as one Fraction per channel."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 1:
+        return [_frac(v.ravel()[0])] * n_chan
+    flat = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v.reshape(1, -1)
+    if flat.shape[-1] != n_chan or np.any(flat != flat[0]):
+        raise JpqError(f"node '{node.name}': constant of shape {list(v.shape)} is not per-channel")
+    return [_frac(x) for x in flat[0]]
+
+
+class _Streamliner:
+    def __init__(self, model: ModelWrapper, source: str):
+        self.m = model
+        self.source = source
+        self.state: dict[str, Affine | None] = {}
+        self.weight_codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # Quant output -> (codes, scale)
+        self.alias: dict[str, str] = {}  # removed node's output -> the tensor that stands for it
+        self.removed = []
+        self.host_ops: list[dict] = []
+        self.input_scale: float | None = None
+
+    def refuse(self, node, why: str):
+        raise JpqError(f"{self.source}: node '{node.name}' ({node.op_type}): {why}")
+
+    def n_chan(self, tensor: str) -> int:
+        shape = self.m.get_tensor_shape(tensor)
+        return int(shape[-1]) if shape else 1
+
+    def inp(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def drop(self, node, into: str) -> None:
+        """Remove `node`; its output is now represented by tensor `into`."""
+        self.alias[node.output[0]] = into
+        self.removed.append(node)
+
+    # --- the walk -----------------------------------------------------------------------------------
+    def run(self) -> HostIO:
+        graph_in = self.m.graph.input[0].name
+        self.state[graph_in] = None  # float, not yet quantized
+        # Handlers look states up by the original tensor names (a folded node's output keeps its own affine
+        # map); consumers are rewired to the tensors that stand for removed nodes only at the end.
+        for node in list(self.m.graph.node):
+            handler = getattr(self, f"on_{node.op_type}", None)
+            if handler is None:
+                self.refuse(node, "no integer form for this op in a model with float scales")
+            handler(node)
+        for node in self.removed:
+            self.m.graph.node.remove(node)
+        for node in self.m.graph.node:
+            for i, name in enumerate(node.input):
+                if name:
+                    node.input[i] = self.inp(name)
+        out = self.m.graph.output[0]
+        real_out = self.inp(out.name)
+        aff = self.state[out.name]  # the output's own affine map (its producer may have been folded away)
+        if real_out != out.name:
+            self._rename_output(out.name, real_out)
+        if aff is None:
+            raise JpqError(f"{self.source}: the output is not quantized anywhere")
+        if self.input_scale is None:
+            raise JpqError(f"{self.source}: no input quantizer found")
+        n = self.n_chan(self.m.graph.output[0].name)
+        alpha = np.array([float(a) for a in (aff.alpha * n if len(aff.alpha) == 1 else aff.alpha)])
+        beta = np.array([float(b) for b in (aff.beta * n if len(aff.beta) == 1 else aff.beta)])
+        if np.any(alpha != 1) or np.any(beta != 0) or aff.relu:
+            self.host_ops.append({"name": "output affine", "op": "Mul/Add" + ("/Relu" if aff.relu else ""),
+                                  "where": "host (float64, after the hardware output)"})
+        return HostIO(self.input_scale, alpha, beta, aff.relu, self.host_ops)
+
+    def _rename_output(self, old: str, new: str) -> None:
+        vi = self.m.graph.output[0]
+        shape = self.m.get_tensor_shape(new)
+        for dup in [v for v in self.m.graph.value_info if v.name == new]:
+            self.m.graph.value_info.remove(dup)  # now declared as the graph output
+        vi.name = new
+        if shape is not None:
+            del vi.type.tensor_type.shape.dim[:]
+            for d in shape:
+                vi.type.tensor_type.shape.dim.add().dim_value = int(d)
+
+    # --- quantizers -----------------------------------------------------------------------------------
+    def on_Quant(self, node):
+        m = self.m
+        x = node.input[0]
+        scale = np.asarray(m.get_initializer(node.input[1]), dtype=np.float64)
+        zeropt = np.asarray(m.get_initializer(node.input[2]), dtype=np.float64)
+        bits = int(np.asarray(m.get_initializer(node.input[3])).ravel()[0])
+        signed, narrow = int(_attr(node, "signed", 1)), int(_attr(node, "narrow", 0))
+        rounding = _attr(node, "rounding_mode", "ROUND")
+        rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
+        if np.any(zeropt != 0):
+            self.refuse(node, "nonzero zero point")
+        const = m.get_initializer(x)
+        if const is not None:  # a weight quantizer: keep the integer codes, move the scale into the affine map
+            codes = int_quant(np.asarray(const, np.float64), scale, zeropt, np.float64(bits), signed, narrow,
+                              rounding) / scale
+            m.set_initializer(x, codes.astype(np.float32))
+            m.set_initializer(node.input[1], np.ones_like(scale, dtype=np.float32))
+            self.weight_codes[node.output[0]] = (codes, scale)
+            self.state[node.output[0]] = None
+            return
+        src = self.state.get(x)
+        if src is None:  # the input quantizer: the host sends its integer codes
+            if scale.size != 1:
+                self.refuse(node, "per-channel scales on the input quantizer are not supported")
+            if self.input_scale is not None:
+                self.refuse(node, "a second quantizer on float data: only the input may be quantized on the host")
+            self.input_scale = float(scale.ravel()[0])
+            m.set_initializer(node.input[1], np.ones_like(scale, dtype=np.float32))
+            self.state[node.output[0]] = Affine([_frac(self.input_scale)], [Fraction(0)])
+            self.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
+            return
+        n = self.n_chan(x)
+        s = _channel_vector(m, scale, node, n) if scale.size > 1 else [_frac(scale.ravel()[0])] * n
+        lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
+        # power-of-two step with no offset: a plain (integer-valued) Quant node does it
+        if src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
+            ratio = s[0] / src.alpha[0]
+            if is_power_of_two(ratio) and ratio >= 1:
+                m.set_initializer(node.input[1], np.array(float(ratio), dtype=np.float32))
+                self.state[node.output[0]] = Affine([src.alpha[0]], [Fraction(0)])
+                return
+        thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, lo, hi, rounding, n)
+        thr = helper.make_tensor("thresholds", 11, list(thresholds.shape), thresholds.ravel().tolist())
+        sg = helper.make_tensor("signs", 6, [n], signs.tolist())
+        new = helper.make_node(THRESHOLD_OP, [x], [node.output[0]], name=node.name + "_thresholds",
+                               domain=THRESHOLD_DOMAIN, thresholds=thr, signs=sg, out_lo=lo, out_hi=hi)
+        idx = list(self.m.graph.node).index(node)
+        self.m.graph.node.insert(idx, new)
+        self.removed.append(node)
+        self.state[node.output[0]] = Affine(s, [Fraction(0)] * n)
+
+    def _thresholds(self, src: Affine, s: list[Fraction], lo: int, hi: int, rounding: str, n: int):
+        """Integer thresholds per channel and level: code >= k  <=>  sign * h >= sign * T[c, k - lo - 1]."""
+        levels = hi - lo
+        thr = np.zeros((n, levels), dtype=np.float64)
+        signs = np.ones(n, dtype=np.int64)
+        for c in range(n):
+            a = src.alpha[c if len(src.alpha) > 1 else 0]
+            b = src.beta[c if len(src.beta) > 1 else 0]
+            for j, k in enumerate(range(lo + 1, hi + 1)):
+                if rounding.upper() == "ROUND":
+                    t, eq_ok = (k - Fraction(1, 2)) * s[c], k % 2 == 0  # round half to even
+                elif rounding.upper() == "FLOOR":
+                    t, eq_ok = Fraction(k) * s[c], True
+                else:
+                    raise JpqError(f"{self.source}: rounding mode {rounding} is not supported")
+                if src.relu and k <= 0:  # relu output >= 0 always reaches the non-positive levels
+                    thr[c, j] = -math.inf
+                    continue
+                # condition: a * h + b >= t (or > t when a tie must round down)
+                if a > 0:
+                    r = (t - b) / a
+                    thr[c, j] = math.ceil(r) if eq_ok or r.denominator != 1 else r + 1
+                elif a < 0:
+                    signs[c] = -1
+                    r = (t - b) / a  # h <= r
+                    u = math.floor(r) if eq_ok or r.denominator != 1 else r - 1
+                    thr[c, j] = -u  # stored for sign * h >= sign * u
+                else:
+                    reached = b > t or (b == t and eq_ok)
+                    thr[c, j] = -math.inf if reached else math.inf
+        return thr, signs
+
+    # --- linear layers --------------------------------------------------------------------------------
+    def _linear(self, node, out_channels_axis_scale):
+        x, w = node.input[0], node.input[1]
+        src = self.state.get(x)
+        if w not in self.weight_codes:
+            self.refuse(node, "its weights are not a quantized constant")
+        if src is None or not src.per_tensor or src.beta[0] != 0 or src.relu:
+            self.refuse(node, "its input has a per-channel scale or an offset that cannot be factored out")
+        codes, wscale = self.weight_codes[w]
+        n = self.n_chan(node.output[0])
+        sw = out_channels_axis_scale(wscale, n)
+        alpha = [src.alpha[0] * v for v in sw]
+        beta = [Fraction(0)] * n
+        if len(node.input) > 2 and node.input[2]:  # a float bias: fold it into the affine map
+            b = self.m.get_initializer(node.input[2])
+            if b is None:
+                self.refuse(node, "its bias is not a constant")
+            beta = [_frac(v) for v in np.asarray(b, np.float64).ravel()]
+            del node.input[2]
+        self.state[node.output[0]] = Affine(alpha, beta)
+
+    def on_MatMul(self, node):
+        def scale_per_out(wscale, n):
+            v = np.asarray(wscale, np.float64)
+            if v.size == 1:
+                return [_frac(v.ravel()[0])] * n
+            if v.shape[-1] != n or v.size != n:
+                self.refuse(node, f"weight scale of shape {list(v.shape)} is not per output channel")
+            return [_frac(x) for x in v.ravel()]
+
+        self._linear(node, scale_per_out)
+
+    def on_Conv(self, node):
+        def scale_per_out(wscale, n):
+            v = np.asarray(wscale, np.float64)
+            if v.size == 1:
+                return [_frac(v.ravel()[0])] * n
+            if v.shape[0] != n or v.size != n:
+                self.refuse(node, f"weight scale of shape {list(v.shape)} is not per output channel")
+            return [_frac(x) for x in v.ravel()]
+
+        if int(_attr(node, "group", 1)) != 1:
+            self.refuse(node, "grouped convolution is not supported")
+        self._linear(node, scale_per_out)
+
+    # --- elementwise with constants: folded into the affine map ----------------------------------------
+    def _const_and_other(self, node):
+        a, b = node.input[0], node.input[1]
+        ca, cb = self.m.get_initializer(a), self.m.get_initializer(b)
+        if ca is None and cb is None:
+            return None, None, False
+        return (cb, a, False) if cb is not None else (ca, b, True)
+
+    def _fold(self, node, fn):
+        const, other, const_first = self._const_and_other(node)
+        src = self.state.get(other)
+        if src is None:
+            self.refuse(node, "applies to data that is not quantized yet (a float head is not supported)")
+        if src.relu:
+            self.refuse(node, "follows a ReLU whose input has an offset (no integer form)")
+        n = self.n_chan(node.output[0])
+        c = _channel_vector(self.m, const, node, n)
+        al = src.alpha * n if len(src.alpha) == 1 else src.alpha
+        be = src.beta * n if len(src.beta) == 1 else src.beta
+        alpha, beta = fn(al, be, c, const_first)
+        self.state[node.output[0]] = Affine(alpha, beta)
+        self.drop(node, other)
+
+    def on_Add(self, node):
+        const, _, _ = self._const_and_other(node)
+        if const is None:
+            return self._add_tensors(node, sign=1)
+        self._fold(node, lambda al, be, c, _: (al, [x + y for x, y in zip(be, c)]))
+
+    def on_Sub(self, node):
+        const, _, _ = self._const_and_other(node)
+        if const is None:
+            return self._add_tensors(node, sign=-1)
+        self._fold(node, lambda al, be, c, first: ([-x for x in al], [y - x for x, y in zip(be, c)]) if first
+                   else (al, [x - y for x, y in zip(be, c)]))
+
+    def on_Mul(self, node):
+        if self._const_and_other(node)[0] is None:
+            self.refuse(node, "multiplying two tensors is not supported")
+        self._fold(node, lambda al, be, c, _: ([x * y for x, y in zip(al, c)], [x * y for x, y in zip(be, c)]))
+
+    def on_Div(self, node):
+        const, _, first = self._const_and_other(node)
+        if const is None or first:
+            self.refuse(node, "only division by a constant is supported")
+        if np.any(np.asarray(const) == 0):
+            self.refuse(node, "division by zero")
+        self._fold(node, lambda al, be, c, _: ([x / y for x, y in zip(al, c)], [x / y for x, y in zip(be, c)]))
+
+    def _add_tensors(self, node, sign):
+        a, b = (self.state.get(t) for t in node.input[:2])
+        if a is None or b is None or a.relu or b.relu:
+            self.refuse(node, "adds tensors that are not both quantized")
+        if not (a.per_tensor and b.per_tensor) or a.alpha[0] != b.alpha[0]:
+            self.refuse(node, "adds two tensors with different scales; give both branches the same quantizer "
+                              "scale (no exact integer form otherwise)")
+        self.state[node.output[0]] = Affine([a.alpha[0]], [a.beta[0] + sign * b.beta[0]])
+
+    def on_BatchNormalization(self, node):
+        src = self.state.get(node.input[0])
+        if src is None or src.relu:
+            self.refuse(node, "BatchNorm on data that is not quantized, or after a ReLU with an offset")
+        n = self.n_chan(node.output[0])
+        gamma, beta, mean, var = (np.asarray(self.m.get_initializer(t), np.float64).ravel() for t in node.input[1:5])
+        eps = float(_attr(node, "epsilon", 1e-5))
+        k = gamma / np.sqrt(var + eps)  # as the float64 reference computes it
+        al = src.alpha * n if len(src.alpha) == 1 else src.alpha
+        be = src.beta * n if len(src.beta) == 1 else src.beta
+        alpha = [a * _frac(kk) for a, kk in zip(al, k)]
+        bb = [(b - _frac(mu)) * _frac(kk) + _frac(bt) for b, mu, kk, bt in zip(be, mean, k, beta)]
+        self.state[node.output[0]] = Affine(alpha, bb)
+        self.drop(node, node.input[0])
+
+    # --- ops that stay in hardware ----------------------------------------------------------------------
+    def on_Relu(self, node):
+        src = self.state.get(node.input[0])
+        if src is None:
+            self.refuse(node, "ReLU on data that is not quantized (a float head is not supported)")
+        if all(b == 0 for b in src.beta) and all(a > 0 for a in src.alpha):
+            self.state[node.output[0]] = src  # relu commutes with a positive scale: keep it in hardware
+            return
+        self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True)  # folded into the next quantizer
+        self.drop(node, node.input[0])
+
+    def _passthrough(self, node, need_monotone=False, need_scalar=False):
+        src = self.state.get(node.input[0])
+        if src is not None:
+            if need_monotone and any(a <= 0 for a in src.alpha):
+                self.refuse(node, "max pooling after a negative scale has no integer form")
+            if need_scalar and not src.per_tensor:
+                self.refuse(node, "reshaping a tensor with per-channel scales is not supported")
+        self.state[node.output[0]] = src.scalar() if (src is not None and need_scalar) else src
+
+    def on_MaxPool(self, node):
+        self._passthrough(node, need_monotone=True)
+
+    def on_GlobalMaxPool(self, node):
+        self._passthrough(node, need_monotone=True)
+
+    def on_Transpose(self, node):
+        self._passthrough(node, need_scalar=self.state.get(node.input[0]) is not None)
+
+    def on_Reshape(self, node):
+        self._passthrough(node, need_scalar=True)
+
+    def on_Flatten(self, node):
+        self._passthrough(node, need_scalar=True)
+
+    def on_Concat(self, node):
+        states = [self.state.get(t) for t in node.input]
+        if any(s is None or not s.per_tensor or s.relu for s in states) or len({s.alpha[0] for s in states}) != 1 \
+                or len({s.beta[0] for s in states}) != 1:
+            self.refuse(node, "concatenates tensors with different scales")
+        self.state[node.output[0]] = states[0]
+
+
+def streamline(model: ModelWrapper, source: str) -> tuple[ModelWrapper, HostIO]:
+    """Rewrite the (channels-last, cleaned) hardware graph into integer arithmetic; see the module doc."""
+    from qonnx.transformation.general import RemoveUnusedTensors
+
+    host = _Streamliner(model, source).run()
+    # folded biases and BatchNorm parameters are dangling now; hls4ml would make layers of them
+    model = model.transform(RemoveUnusedTensors())
+    return model, host

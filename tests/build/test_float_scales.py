@@ -1,0 +1,47 @@
+"""Models with float (non power-of-two) scales, as Brevitas exports them by default: the hardware becomes
+integer arithmetic with exact thresholds, and must equal the float64 evaluation of the original graph."""
+
+import numpy as np
+import pytest
+
+from build import models
+from jpq2hw.build import BuildOptions, run_build
+from jpq2hw.testing.qonnx_builder import QonnxBuilder
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("kind,io", [("brevitas_float_mlp", "parallel"), ("brevitas_float_conv", "parallel"),
+                                     ("brevitas_float_conv", "stream")])
+def test_float_scales_are_exact(model_file, tmp_path, kind, io):
+    code, report = run_build(BuildOptions(model=model_file(kind), out=tmp_path / "o", io=io, quiet=True))
+    assert report["mismatched_vectors"] == 0 and code == 0 and report["bit_exact"]
+    assert report["reference"] == "qonnx-float64"
+    ops = {h["op"] for h in report["host_ops"]}
+    assert "Quant" in ops  # the input quantizer runs on the host; the hardware takes integer codes
+    assert any("thresholds" in name for name in report["hls_types"])
+    assert (tmp_path / "o" / "vectors" / "hw_inputs.npy").is_file()
+
+
+def test_negative_and_zero_factors_give_descending_and_constant_channels(tmp_path):
+    """A negative per-channel factor turns the quantizer steps around on that channel; a zero one is constant."""
+    b = QonnxBuilder([1, 6], in_bits=6, in_signed=True, in_scale_exp=-3, seed=5)
+    x = b.dense(b.x, 4, wbits=4, sparsity=0.3)
+    # a hand-made affine with negative and non-dyadic factors: Mul by a per-channel constant, then Add
+    scale = b._const("k", np.array([0.7, -1.3, 0.0, 2.1], dtype=np.float32))
+    shift = b._const("c", np.array([0.05, -0.2, 0.3, 0.0], dtype=np.float32))
+    from onnx import helper
+    b.nodes.append(helper.make_node("Mul", [x, scale], ["mul_out"], name="scale_mul"))
+    b.nodes.append(helper.make_node("Add", ["mul_out", shift], ["add_out"], name="shift_add"))
+    b.shapes["mul_out"] = b.shapes["add_out"] = b.shapes[x]
+    y = b.quant("add_out", 4, True, -2)
+    m = b.build(y)
+    q = next(n for n in m.graph.node if n.output[0] == y)
+    m.set_initializer(q.input[1], np.array(0.37, dtype=np.float32))  # a float scale: thresholds, not a shift
+    p = tmp_path / "neg.onnx"
+    m.save(str(p))
+    code, report = run_build(BuildOptions(model=p, out=tmp_path / "o", quiet=True, vectors=200))
+    assert code == 0 and report["bit_exact"] and report["mismatched_vectors"] == 0
+    out = np.load(tmp_path / "o" / "vectors" / "expected.npy")
+    assert len(np.unique(out[:, 1])) > 2  # the negative channel really steps
+    assert len(np.unique(out[:, 2])) == 1  # the zero-factor channel is constant
