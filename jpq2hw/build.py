@@ -30,7 +30,7 @@ class BuildOptions:
     vectors: int = 100
     input_data: Path | None = None
     backend: str = "vitis"
-    io: str = "parallel"
+    io: str = "auto"  # parallel | stream | auto (chosen from the model's feature-map sizes)
     reuse_factor: int = 1
     clock_mhz: float | None = None
     force: bool = False
@@ -46,8 +46,8 @@ def check_options(opts: BuildOptions):
     board = boards.load_board(opts.board)  # raises with the list of known boards
     if opts.backend not in BACKENDS:
         raise JpqError(f"--backend {opts.backend}: choose one of {', '.join(BACKENDS)}")
-    if opts.io not in IO_TYPES:
-        raise JpqError(f"--io {opts.io}: choose one of {', '.join(IO_TYPES)}")
+    if opts.io not in IO_TYPES and opts.io != "auto":
+        raise JpqError(f"--io {opts.io}: choose one of {', '.join(IO_TYPES)} or auto")
     if opts.fit not in ("none", "auto"):
         raise JpqError(f"--fit {opts.fit}: choose none or auto")
     if opts.vectors < 1:
@@ -125,15 +125,18 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         host = normalized.host  # float scales: integer hardware between a host head and tail
         in_q = input_quant(normalized.reference, source) if host else analysis.input_quant
         if opts.input_data is not None:
-            user = vectors.load_user_vectors(Path(opts.input_data), in_q, analysis.input_shape[1:])
+            raw_shape = normalized.full_reference.get_tensor_shape(normalized.full_reference.graph.input[0].name)
+            user = vectors.load_user_vectors(Path(opts.input_data), in_q, list(raw_shape[1:]), normalized.head)
         else:
             user = np.zeros((0, *analysis.input_shape[1:]))
+        io_type, io_why = choose_io(model, opts.io)
+        progress.info(f"  io type: {io_type} ({io_why})")
         plan = None
         if opts.fit == "auto":
-            plan = fit_auto(cost_layers(model, analysis), board, io_type=IO_TYPES[opts.io], clock_mhz=clock)
+            plan = fit_auto(cost_layers(model, analysis), board, io_type=io_type, clock_mhz=clock)
 
     with output_folder(out, opts.force):
-        cfg = ConvertOptions(backend=BACKENDS[opts.backend], io_type=IO_TYPES[opts.io],
+        cfg = ConvertOptions(backend=BACKENDS[opts.backend], io_type=io_type,
                              reuse_factor=opts.reuse_factor, clock_mhz=clock, part=board.part, plan=plan)
         with progress.step("convert", f"Converting with hls4ml ({cfg.backend}, {cfg.io_type})"):
             hls_model = convert(model, analysis, out / "hls", cfg)
@@ -166,6 +169,13 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         with progress.step("simulate", f"Simulating {len(xs)} vectors and comparing bit for bit"):
             hw = csim.simulate(hls_model, hw_in, list(expected.shape[1:]))
             result = csim.compare(hw if host is None else host.to_real(hw), expected)
+        tail_error = None
+        if normalized.tail is not None:
+            with progress.step("host_tail", "Running the host tail (float ops after the core) on both"):
+                hw_final = normalized.tail.run(hw if host is None else host.to_real(hw))
+                ref_final = (Reference(normalized.full_reference, max_accum).run_batch(xs) if normalized.head is None
+                             else normalized.tail.run(expected))
+                tail_error = float(np.max(np.abs(hw_final.astype(np.float64) - ref_final)))
         divergent = None
         if not result.bit_exact:
             with progress.step("trace", "Tracing layers to find where the C++ diverges"):
@@ -192,13 +202,16 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "backend": cfg.backend,
             "io_type": cfg.io_type,
             "reuse_factor": cfg.reuse_factor,
+            "io_choice": io_why,
             "bit_exact": bool(result.bit_exact and axis.passed),
             "vectors": result.vectors,
             "mismatched_vectors": result.mismatched_vectors,
             "max_abs_error": result.max_abs_error,
             "first_divergent_layer": divergent,
             "reference": reference.kind,
-            "host_ops": host.host_ops if host else [],
+            "host_ops": (normalized.head.ops if normalized.head else []) + (host.host_ops if host else [])
+            + (normalized.tail.ops if normalized.tail else []),
+            "host_tail_max_abs_error": tail_error,
             "float32_reference_differs": float32_differs,
             "axis_wrapper": "bit-exact" if axis.passed else f"FAILED at {axis.stage}",
             "input_type": analysis.input_quant.fixed_type().hls(),
@@ -220,6 +233,22 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
     if not axis.passed:
         progress.info(f"  AXI-Stream wrapper check failed at {axis.stage}: {axis.log.strip().splitlines()[-1:]}")
     return (EXIT_OK if report["bit_exact"] else EXIT_NOT_EXACT), report
+
+
+STREAM_ABOVE_ELEMENTS = 4096  # io_parallel fully unrolls every feature map: past this, stream it
+
+
+def choose_io(model, requested: str) -> tuple[str, str]:
+    """The hls4ml io type, and why. io_parallel keeps whole tensors in registers: fastest for small networks,
+    but its size grows with the feature maps, which io_stream passes pixel by pixel."""
+    if requested != "auto":
+        return IO_TYPES[requested], f"--io {requested}"
+    sizes = [int(np.prod(model.get_tensor_shape(o)[1:] or [1])) for n in model.graph.node for o in n.output
+             if n.op_type == "Conv" and model.get_tensor_shape(o)]
+    largest = max(sizes, default=0)
+    if largest > STREAM_ABOVE_ELEMENTS:
+        return "io_stream", f"auto: largest conv feature map has {largest} values (> {STREAM_ABOVE_ELEMENTS})"
+    return "io_parallel", f"auto: largest conv feature map has {largest} values (<= {STREAM_ABOVE_ELEMENTS})"
 
 
 def _max_width(types: dict) -> int:

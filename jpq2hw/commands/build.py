@@ -19,8 +19,9 @@ def register(sub) -> None:
     p.add_argument("--vectors", type=int, default=100, help="random test vectors over the input's range (default 100)")
     p.add_argument("--input-data", type=Path, help=".npy of real inputs to check as well (one sample or a batch)")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="vitis", help="HLS backend (default vitis)")
-    p.add_argument("--io", choices=sorted(IO_TYPES), default="parallel",
-                   help="io_parallel (small nets, lowest latency) or io_stream (feature maps; default parallel)")
+    p.add_argument("--io", choices=sorted(IO_TYPES) + ["auto"], default="auto",
+                   help="io_parallel (small nets, lowest latency), io_stream (large feature maps), or auto "
+                        "(default: stream when a conv feature map exceeds 4096 values)")
     p.add_argument("--reuse-factor", type=int, default=1, help="multiplier reuse (1 = fully parallel)")
     p.add_argument("--clock-mhz", type=float, help="target clock (default: the board's)")
     p.add_argument("--fit", choices=["none", "auto"], default="none",

@@ -19,6 +19,13 @@ SUPPORTED_OPS = {
     "Mul": "scaling by a power-of-two constant (folded into the fixed-point type)",
 }
 
+# Float ops that run on the host: in the tail after the quantized core, or (Mul/Div/Add/Sub) in the head before
+# the input quantizer. jpq2hw/normalize/host_split.py moves them off the hardware.
+HOST_OPS = {
+    "Softmax": "host tail", "LogSoftmax": "host tail", "Sigmoid": "host tail", "Tanh": "host tail",
+    "ArgMax": "host tail", "TopK": "host tail", "Exp": "host tail", "Squeeze": "layout", "Unsqueeze": "layout",
+}
+
 # Ops that only carry constants/layout and disappear in normalization.
 CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}
 

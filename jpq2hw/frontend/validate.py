@@ -6,7 +6,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.supported_ops import CONSTANT_OPS, PATTERN_OPS, SUPPORTED_OPS
+from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS
 
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
@@ -40,7 +40,8 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
         label = _label(node)
         if node.op_type in ("BipolarQuant", "Trunc"):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
-        if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS:
+        if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS \
+                and node.op_type not in HOST_OPS:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
                 f"(supported: {', '.join(sorted(SUPPORTED_OPS))})"
@@ -298,6 +299,11 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
 def validate_hardware_ops(model: ModelWrapper, source: str) -> None:
     """After normalization: an op that is only hardware as part of a pattern must have been absorbed by it."""
     for node in model.graph.node:
+        if node.op_type in HOST_OPS and HOST_OPS[node.op_type] == "host tail":
+            raise JpqError(
+                f"{source}: {_label(node)}: op {node.op_type} has no fixed-point form; it can run on the host "
+                f"only at the end of the model, after the last quantized layer"
+            )
         if node.op_type in PATTERN_OPS and node.op_type not in SUPPORTED_OPS:
             raise JpqError(
                 f"{source}: {_label(node)}: op {node.op_type} is supported only as part of a "

@@ -20,6 +20,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
+from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
 
 
@@ -38,12 +39,18 @@ class Normalized:
     reference: ModelWrapper  # standard ONNX + Quant, NCHW, batch 1: what onnxruntime runs
     hardware: ModelWrapper  # channels-last, MatMul instead of Gemm: what hls4ml converts
     host: HostIO | None = None  # set when float scales made the hardware integer (see streamline.py)
+    head: HostPart | None = None  # float ops before the input quantizer, run on the host
+    tail: HostPart | None = None  # float ops after the quantized core (Softmax, Sigmoid...), run on the host
+    full_reference: ModelWrapper | None = None  # the whole cleaned model, head and tail included
 
 
 def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     complete_node_attributes(model)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())
+    full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    model, tail = split_tail(model)
+    model, head = split_head(model)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     for rewrite in PATTERN_PASSES["before"]:
         model = rewrite(model)
@@ -60,7 +67,7 @@ def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     if needs_streamline(model):
         model, host = streamline(model, source)
     declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
-    return Normalized(reference=reference, hardware=model, host=host)
+    return Normalized(reference=reference, hardware=model, host=host, head=head, tail=tail, full_reference=full)
 
 
 def _rank(model: ModelWrapper, tensor: str) -> int:

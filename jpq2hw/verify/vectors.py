@@ -33,9 +33,10 @@ def random_vectors(q: QuantSpec, shape: list[int], n: int, seed: int = 0) -> np.
     return grid_values(q, ints)
 
 
-def load_user_vectors(path: Path, q: QuantSpec, shape: list[int]) -> np.ndarray:
-    """The user's inputs (.npy: one sample of `shape` or a batch of them), quantized as the model's input
-    Quant node does (round half to even, saturate), so hardware and reference see the same values."""
+def load_user_vectors(path: Path, q: QuantSpec, shape: list[int], head=None) -> np.ndarray:
+    """The user's inputs (.npy: one sample of `shape` or a batch of them), through the host head if the model
+    has one, then quantized as the model's input Quant node does (round half to even, saturate), so hardware
+    and reference see the same values."""
     from qonnx.custom_op.general.intquant import int_quant
 
     try:
@@ -49,6 +50,8 @@ def load_user_vectors(path: Path, q: QuantSpec, shape: list[int]) -> np.ndarray:
         raise JpqError(f"--input-data {path}: shape {list(data.shape)} does not match the model input {shape}")
     if not np.all(np.isfinite(data)):
         raise JpqError(f"--input-data {path}: contains NaN or infinity")
+    if head is not None:
+        data = head.run(data)
     return int_quant(
         data, np.float64(q.scale), np.float64(0), np.float64(q.bits), int(q.signed), int(q.narrow),
         q.rounding,
