@@ -240,9 +240,9 @@ def _check_acyclic(model: ModelWrapper, source: str) -> None:
                 stack.append((parent, iter(parent.input)))
 
 
-def validate_quantizers(model: ModelWrapper, source: str) -> None:
-    """After normalization: every tensor has a known shape, and every Quant has constant parameters that map
-    exactly onto ap_fixed."""
+def validate_quantizers(model: ModelWrapper, source: str, float_scales_ok: bool = False) -> None:
+    """Every tensor has a known shape, and every Quant has constant parameters that map exactly onto
+    ap_fixed; with float_scales_ok (before streamlining makes them integer) any positive scale is fine."""
     _check_inferred_shapes(model, source)
     for node in model.get_nodes_by_op_type("Quant"):
         label = f"node '{node.name}'"
@@ -266,13 +266,15 @@ def validate_quantizers(model: ModelWrapper, source: str) -> None:
             raise JpqError(f"{source}: {label}: nonzero zero point is not supported (only symmetric quantizers)")
         if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
             raise JpqError(f"{source}: {label}: scale must be positive and finite")
+        if np.any(scale < 2.0**-60) or np.any(scale > 2.0**60):
+            raise JpqError(f"{source}: {label}: scale {scale.ravel()[0]:.3g} is outside 2^-60..2^60; not a real quantizer")
         mant, _ = np.frexp(scale)
-        if np.any(mant != 0.5):
+        if not float_scales_ok and np.any(mant != 0.5):
             raise JpqError(
                 f"{source}: {label}: scale {scale.ravel()[0]:.6g} is not a power of two; jpq2hw refuses "
                 f"to approximate it (export with power-of-two scales, e.g. Brevitas *FixedPoint quantizers)"
             )
-        if scale.size > 1 and np.any(scale != scale.ravel()[0]):
+        if not float_scales_ok and scale.size > 1 and np.any(scale != scale.ravel()[0]):
             raise JpqError(f"{source}: {label}: per-channel scales are not supported yet (use one scale per tensor)")
         attrs = {a.name: a for a in node.attribute}
         mode = attrs["rounding_mode"].s.decode(errors="replace") if "rounding_mode" in attrs else "ROUND"

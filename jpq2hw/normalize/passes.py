@@ -20,6 +20,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
+from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
 
@@ -64,6 +65,7 @@ def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     model = cleanup_model(model)
     model = model.transform(InferShapes())
     host = None
+    validate_quantizers(model, source, float_scales_ok=True)  # streamlining relies on sane Quant parameters
     if needs_streamline(model):
         model, host = streamline(model, source)
     declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
