@@ -76,6 +76,9 @@ class ModelAnalysis:
 
 def quant_spec(model: ModelWrapper, node) -> QuantSpec:
     scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64).ravel()[0]
+    if node.op_type == "BipolarQuant":  # sign(x) * scale: a 1-bit signed quantizer in qonnx's terms
+        return QuantSpec(node=node.name, bits=1, signed=True, narrow=False, scale_exp=int(np.frexp(scale)[1]) - 1,
+                         rounding="ROUND", scale=float(scale))
     bits = int(np.asarray(model.get_initializer(node.input[3])).ravel()[0])
     attrs = {a.name: a for a in node.attribute}
     _, exp = np.frexp(scale)
@@ -124,7 +127,7 @@ def _first_input_quant(model: ModelWrapper, source: str):
     while frontier:
         t = frontier.pop()
         for consumer in model.find_consumers(t) or []:
-            if consumer.op_type == "Quant":
+            if consumer.op_type in ("Quant", "BipolarQuant"):
                 return consumer
             if consumer.op_type in ("Transpose", "Reshape", "Flatten", "Identity") and consumer.name not in seen:
                 seen.add(consumer.name)

@@ -55,6 +55,7 @@ def _parse_onnx(node, input_names, input_shapes, graph):
         "n_levels": int(thresholds.shape[1]),
         "out_lo": int(helper.get_attribute_value(attrs["out_lo"])),
         "out_hi": int(helper.get_attribute_value(attrs["out_hi"])),
+        "out_step": int(helper.get_attribute_value(attrs["out_step"])) if "out_step" in attrs else 1,
     }
 
 
@@ -72,7 +73,7 @@ def _templates(layer_cls):
             return render(
                 "hls/threshold_config.h.j2",
                 index=node.index, n_in=node.get_input_variable().size(), n_chan=node.get_attr("n_chan"),
-                n_levels=levels, out_lo=node.get_attr("out_lo"),
+                n_levels=levels, out_lo=node.get_attr("out_lo"), out_step=node.get_attr("out_step", 1),
                 thresholds_t=node.get_attr("thresholds_t").name, signs_t=node.get_attr("signs_t").name,
                 signed_t=f"ap_fixed<{thr_t.width + 1},{thr_t.integer + 1}>",
                 count_bits=max(1, int(levels).bit_length()), iotype=p["iotype"],

@@ -2,6 +2,7 @@
 
 SUPPORTED_OPS = {
     "Quant": "fixed-point type of a weight (folded into it) or an activation quantizer (ap_fixed, RND_CONV, SAT)",
+    "BipolarQuant": "+1/-1 weights (integer codes) or activations (a one-step threshold layer)",
     "Conv": "Conv1D/Conv2D: any kernel, stride, zero padding; group 1, dilation 1",
     "MatMul": "Dense",
     "Gemm": "Dense (alpha = beta = 1)",

@@ -10,7 +10,7 @@ from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, S
 
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
-    "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
+    "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
     "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
     "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),
 }
@@ -38,7 +38,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
         raise JpqError(f"{source}: the graph output '{graph.output[0].name}' is not produced by any node")
     for node in graph.node:
         label = _label(node)
-        if node.op_type in ("BipolarQuant", "Trunc"):
+        if node.op_type in ("Trunc",):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS \
                 and node.op_type not in HOST_OPS:
@@ -62,7 +62,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             _check_quant_attributes(node, label, source)
         elif node.op_type in ("Conv", "MaxPool"):
             _check_window_attributes(model, node, label, source)
-    if not any(n.op_type == "Quant" for n in graph.node):
+    if not any(n.op_type in ("Quant", "BipolarQuant") for n in graph.node):
         raise JpqError(
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
@@ -251,8 +251,8 @@ def validate_quantizers(model: ModelWrapper, source: str, float_scales_ok: bool 
             raise JpqError(f"{source}: {label}: Quant scale, zero point and bit width must be constants")
         scale, zeropt, bits = (np.asarray(p, dtype=np.float64) for p in params)
         if (bits.size != 1 or not np.isfinite(bits.item()) or bits.item() != int(bits.item())
-                or not 2 <= bits.item() <= 32):
-            raise JpqError(f"{source}: {label}: bit width {bits.ravel()[:4].tolist()} is not an integer in 2..32")
+                or not 1 <= bits.item() <= 32):
+            raise JpqError(f"{source}: {label}: bit width {bits.ravel()[:4].tolist()} is not an integer in 1..32")
         if scale.size == 0 or zeropt.size == 0:
             raise JpqError(f"{source}: {label}: Quant scale and zero point must not be empty")
         x_shape = model.get_tensor_shape(node.input[0]) or []

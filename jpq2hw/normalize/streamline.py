@@ -77,7 +77,12 @@ def is_power_of_two(x: Fraction) -> bool:
 
 def needs_streamline(model: ModelWrapper) -> bool:
     """True when some Quant's scale is not a single power of two (the plain fixed-point path covers the rest)."""
+    if model.get_nodes_by_op_type("BipolarQuant"):
+        return True  # +1/-1 values: integer codes with thresholds
     for node in model.get_nodes_by_op_type("Quant"):
+        bits = model.get_initializer(node.input[3])
+        if bits is not None and int(np.asarray(bits).ravel()[0]) == 1:
+            return True  # a 1-bit signed Quant is bipolar too (qonnx's definition)
         scale = model.get_initializer(node.input[1])
         if scale is None:
             continue
@@ -209,6 +214,11 @@ class _Streamliner:
                 self.refuse(node, "a second quantizer on float data: only the input may be quantized on the host")
             self.input_scale = float(scale.ravel()[0])
             m.set_initializer(node.input[1], np.ones_like(scale, dtype=np.float32))
+            if bits == 1 and signed:  # bipolar codes -1/+1 need a 2-bit narrow type in hardware
+                m.set_initializer(node.input[3], np.array(2.0, dtype=np.float32))
+                for a in node.attribute:
+                    if a.name == "narrow":
+                        a.i = 1
             self.state[node.output[0]] = Affine([_frac(self.input_scale)], [Fraction(0)])
             self.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
             return
@@ -216,38 +226,96 @@ class _Streamliner:
         s = _channel_vector(m, scale, node, n) if scale.size > 1 else [_frac(scale.ravel()[0])] * n
         lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
         # power-of-two step with no offset: a plain (integer-valued) Quant node does it
-        if src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
+        if bits > 1 and src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
             ratio = s[0] / src.alpha[0]
             if is_power_of_two(ratio) and ratio >= 1:
                 m.set_initializer(node.input[1], np.array(float(ratio), dtype=np.float32))
                 self.state[node.output[0]] = Affine([src.alpha[0]], [Fraction(0)])
                 return
-        thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, lo, hi, rounding, n)
+        bipolar = bits == 1 and signed
+        if bipolar:
+            lo, hi = -1, 1
+        thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, lo, hi, rounding, n,
+                                             bipolar=bipolar)
+        self._insert_thresholds(node, x, thresholds, signs, lo, hi, step=2 if bipolar else 1)
+        self.state[node.output[0]] = Affine(s, [Fraction(0)] * n)
+
+    def _insert_thresholds(self, node, x, thresholds, signs, lo, hi, step):
+        n = len(signs)
         thr = helper.make_tensor("thresholds", 11, list(thresholds.shape), thresholds.ravel().tolist())
         sg = helper.make_tensor("signs", 6, [n], signs.tolist())
         new = helper.make_node(THRESHOLD_OP, [x], [node.output[0]], name=node.name + "_thresholds",
-                               domain=THRESHOLD_DOMAIN, thresholds=thr, signs=sg, out_lo=lo, out_hi=hi)
+                               domain=THRESHOLD_DOMAIN, thresholds=thr, signs=sg, out_lo=lo, out_hi=hi,
+                               out_step=step)
         idx = list(self.m.graph.node).index(node)
         self.m.graph.node.insert(idx, new)
         self.removed.append(node)
+
+    def on_BipolarQuant(self, node):
+        """sign(x) * scale, with sign(0) = +1 (qonnx's definition): codes -1/+1."""
+        m = self.m
+        x = node.input[0]
+        scale = np.asarray(m.get_initializer(node.input[1]), dtype=np.float64)
+        if m.get_initializer(node.input[1]) is None:
+            self.refuse(node, "its scale must be a constant")
+        const = m.get_initializer(x)
+        if const is not None:  # bipolar weights: integer codes +-1 through a 2-bit narrow Quant
+            codes = np.where(np.asarray(const, np.float64) >= 0, 1.0, -1.0)
+            m.set_initializer(x, codes.astype(np.float32))
+            params = [self._new_const(node.name + suffix, v) for suffix, v in
+                      (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
+            new = helper.make_node("Quant", [x, *params], [node.output[0]], name=node.name + "_codes",
+                                   domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
+            self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
+            self.removed.append(node)
+            self.weight_codes[node.output[0]] = (codes, scale)
+            self.state[node.output[0]] = None
+            return
+        src = self.state.get(x)
+        if src is None:  # the input quantizer: the host sends -1/+1 codes, a 2-bit narrow type in hardware
+            if self.input_scale is not None or scale.size != 1:
+                self.refuse(node, "only the input may be quantized on the host, with one scale")
+            self.input_scale = float(scale.ravel()[0])
+            params = [self._new_const(node.name + suffix, v) for suffix, v in
+                      (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
+            new = helper.make_node("Quant", [x, *params], [node.output[0]], name=node.name + "_codes",
+                                   domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
+            self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
+            self.removed.append(node)
+            self.state[node.output[0]] = Affine([_frac(self.input_scale)], [Fraction(0)])
+            self.host_ops.append({"name": node.name, "op": "BipolarQuant", "where": "host (input to -1/+1 codes)"})
+            return
+        n = self.n_chan(x)
+        s = _channel_vector(m, scale, node, n) if scale.size > 1 else [_frac(scale.ravel()[0])] * n
+        thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, -1, 1, "ROUND", n,
+                                             bipolar=True)
+        self._insert_thresholds(node, x, thresholds, signs, -1, 1, step=2)
         self.state[node.output[0]] = Affine(s, [Fraction(0)] * n)
 
-    def _thresholds(self, src: Affine, s: list[Fraction], lo: int, hi: int, rounding: str, n: int):
-        """Integer thresholds per channel and level: code >= k  <=>  sign * h >= sign * T[c, k - lo - 1]."""
-        levels = hi - lo
+    def _new_const(self, name: str, value: float) -> str:
+        self.m.set_initializer(name, np.array(value, dtype=np.float32))
+        return name
+
+    def _thresholds(self, src: Affine, s: list[Fraction], lo: int, hi: int, rounding: str, n: int,
+                    bipolar: bool = False):
+        """Integer thresholds per channel and level: code >= k  <=>  sign * h >= sign * T[c, k - lo - 1].
+        Bipolar: one level, +1 when the value is >= 0."""
+        levels = 1 if bipolar else hi - lo
         thr = np.zeros((n, levels), dtype=np.float64)
         signs = np.ones(n, dtype=np.int64)
         for c in range(n):
             a = src.alpha[c if len(src.alpha) > 1 else 0]
             b = src.beta[c if len(src.beta) > 1 else 0]
-            for j, k in enumerate(range(lo + 1, hi + 1)):
-                if rounding.upper() == "ROUND":
+            for j, k in enumerate([hi] if bipolar else range(lo + 1, hi + 1)):
+                if bipolar:
+                    t, eq_ok = Fraction(0), True
+                elif rounding.upper() == "ROUND":
                     t, eq_ok = (k - Fraction(1, 2)) * s[c], k % 2 == 0  # round half to even
                 elif rounding.upper() == "FLOOR":
                     t, eq_ok = Fraction(k) * s[c], True
                 else:
                     raise JpqError(f"{self.source}: rounding mode {rounding} is not supported")
-                if src.relu and k <= 0:  # relu output >= 0 always reaches the non-positive levels
+                if src.relu and (k <= 0 or bipolar):  # relu output >= 0 always reaches these levels
                     thr[c, j] = -math.inf
                     continue
                 # condition: a * h + b >= t (or > t when a tie must round down)

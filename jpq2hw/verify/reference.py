@@ -72,7 +72,7 @@ def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
 
     lowered = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString())).transform(QuantToQCDQ())
-    if lowered.get_nodes_by_op_type("Quant"):
+    if lowered.get_nodes_by_op_type("Quant") or lowered.get_nodes_by_op_type("BipolarQuant"):
         return None  # a Quant QCDQ cannot express (e.g. > 8 bits): use the float64 path
     return lowered
 
@@ -112,13 +112,28 @@ def _lower_quant_float64(m: ModelWrapper) -> None:
 
     nodes = []
     for node in m.graph.node:
-        if node.op_type != "Quant":
+        if node.op_type not in ("Quant", "BipolarQuant"):
             nodes.append(node)
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        bitwidth = float(np.asarray(m.get_initializer(node.input[3])).ravel()[0]) if node.op_type == "Quant" else 1
+        signed = int(attrs.get("signed", 1))
+        if bitwidth == 1 and signed:  # bipolar (qonnx's 1-bit signed Quant too): x >= 0 -> +s, else -s
+            x, scale = node.input[0], node.input[1]
+            p = f"{node.output[0]}__f64"
+            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
+            m.set_initializer(f"{p}_two", np.asarray(2.0, dtype=np.float64))
+            m.set_initializer(f"{p}_one", np.asarray(1.0, dtype=np.float64))
+            nodes += [
+                helper.make_node("GreaterOrEqual", [x, f"{p}_zero"], [f"{p}_ge"]),
+                helper.make_node("Cast", [f"{p}_ge"], [f"{p}_01"], to=TensorProto.DOUBLE),
+                helper.make_node("Mul", [f"{p}_01", f"{p}_two"], [f"{p}_02"]),
+                helper.make_node("Sub", [f"{p}_02", f"{p}_one"], [f"{p}_pm1"]),
+                helper.make_node("Mul", [f"{p}_pm1", scale], [node.output[0]], name=node.name),
+            ]
+            continue
         x, scale, zeropt, bits = node.input
-        bitwidth = float(np.asarray(m.get_initializer(bits)).ravel()[0])
-        signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+        narrow = int(attrs.get("narrow", 0))
         mode = attrs.get("rounding_mode", b"ROUND")
         mode = (mode.decode() if isinstance(mode, bytes) else mode).upper()
         rnd = {"ROUND": "Round", "ROUND_TO_ZERO": None, "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)

@@ -25,6 +25,12 @@ def int_bounds(q: QuantSpec) -> tuple[int, int]:
 def random_vectors(q: QuantSpec, shape: list[int], n: int, seed: int = 0) -> np.ndarray:
     """n vectors of `shape` (batch dim excluded), the first three being all-min, all-max and zeros."""
     rng = np.random.default_rng(seed)
+    if q.bits == 1 and q.signed:  # bipolar: the grid is {-scale, +scale}
+        ints = rng.choice([-1, 1], size=[n, *shape])
+        corners = [np.full(shape, -1), np.full(shape, 1)]
+        for i, c in enumerate(corners[: min(n, 2)]):
+            ints[i] = c
+        return grid_values(q, ints)
     lo, hi = int_bounds(q)
     ints = rng.integers(lo, hi + 1, size=[n, *shape])
     corners = [np.full(shape, lo), np.full(shape, hi), np.zeros(shape, dtype=int)]

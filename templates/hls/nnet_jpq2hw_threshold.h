@@ -1,7 +1,8 @@
 #ifndef NNET_JPQ2HW_THRESHOLD_H_
 #define NNET_JPQ2HW_THRESHOLD_H_
 
-// Multi-threshold requantization (jpq2hw): code = out_lo + #{k : sign[c] * x >= thresholds[c][k]}.
+// Multi-threshold requantization (jpq2hw): code = out_lo + out_step * #{k : sign[c] * x >= thresholds[c][k]}
+// (out_step 2 with one threshold gives the -1/+1 codes of a bipolar quantizer).
 // The thresholds are exact integers computed by jpq2hw from the model's float scales, so this equals
 // round-half-even(affine(x) / scale) clipped to the quantizer's range, with no arithmetic at all.
 
@@ -16,6 +17,7 @@ struct jpq2hw_threshold_config {
     static const unsigned n_chan = 1;
     static const unsigned n_levels = 1;
     static const int out_lo = 0;
+    static const int out_step = 1;
     typedef int count_t;
 };
 
@@ -41,7 +43,7 @@ void jpq2hw_threshold(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
 ElementLoop:
     for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
         #pragma HLS UNROLL
-        res[i] = (res_T)(CONFIG_T::out_lo + jpq2hw_count<data_T, CONFIG_T>(data[i], i % CONFIG_T::n_chan, thresholds, signs));
+        res[i] = (res_T)(CONFIG_T::out_lo + CONFIG_T::out_step * jpq2hw_count<data_T, CONFIG_T>(data[i], i % CONFIG_T::n_chan, thresholds, signs));
     }
 }
 
@@ -59,7 +61,7 @@ PixelLoop:
         for (unsigned j = 0; j < data_T::size; j++) {
             #pragma HLS UNROLL
             unsigned c = (p * data_T::size + j) % CONFIG_T::n_chan;
-            out[j] = (typename res_T::value_type)(CONFIG_T::out_lo +
+            out[j] = (typename res_T::value_type)(CONFIG_T::out_lo + CONFIG_T::out_step *
                                                   jpq2hw_count<typename data_T::value_type, CONFIG_T>(in[j], c, thresholds, signs));
         }
         res.write(out);

@@ -142,3 +142,25 @@ def _calibrate(model, x) -> None:
         for _ in range(5):
             model(x)
     model.eval()
+
+
+def brevitas_binary_mlp(path: Path) -> Path:
+    """A binary net: +1/-1 weights and activations (BipolarQuant), BatchNorm between, a bipolar output."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.export import export_qonnx
+    from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True),
+        qnn.QuantLinear(16, 24, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        torch.nn.BatchNorm1d(24),
+        qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=True),
+        qnn.QuantLinear(24, 6, bias=False, weight_quant=SignedBinaryWeightPerTensorConst),
+        torch.nn.BatchNorm1d(6),
+        qnn.QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
+    )
+    _calibrate(model, torch.randn(64, 16))
+    export_qonnx(model, torch.randn(1, 16), str(path))
+    return path
