@@ -10,7 +10,10 @@ What the file holds (the build pipeline reads exactly this):
   - activations: Relu then an unsigned `Quant` node;
   - all Quant nodes: domain qonnx.custom_op.general, inputs (x, scale, zeropt=0, bitwidth) as 0-d
     initializers, power-of-two scales, rounding_mode ROUND;
-  - Conv nodes carry explicit kernel_shape, strides, pads, dilations and group.
+  - Conv nodes carry explicit kernel_shape, strides, pads, dilations and group;
+  - stereo modules (jpq2hw/compress/stereo.py): a Siamese conv is one Conv with a block-diagonal weight
+    (the shared kernel twice); a CostVolume is Slice/Pad/Mul/ReduceSum/Concat; DisparityArgmax is
+    ArgMax(axis=1, keepdims=1) + Cast to float.
 Masks are not stored as tensors (a dangling `<weight>_mask` initializer breaks tools): a pruned
 weight is a zero in the weight initializer. Per-layer sparsity (of the masks), zero fraction (masks
 plus weights that quantize to zero) and bit widths are in metadata_props under "jpq2hw.compress"
@@ -32,6 +35,7 @@ from onnx import TensorProto, helper, numpy_helper
 from jpq2hw.compress.graph import is_flatten, trace
 from jpq2hw.compress.qmodules import QuantAct, QuantConv2d, QuantConvTranspose2d, QuantLinear, WEIGHT_LAYERS
 from jpq2hw.compress.quantizers import quantize
+from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese
 from jpq2hw.errors import JpqError
 
 QUANT_DOMAIN = "qonnx.custom_op.general"
@@ -78,7 +82,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def _weight_layer(b: _Builder, layer, name: str, x: str) -> str:
+def _weight_layer(b: _Builder, layer, name: str, x: str, siamese: bool = False) -> str:
     if not layer.quant_enabled:
         raise JpqError(f"layer {name}: quantization is off; run compress (or enable quantization) before export")
     s_w = layer.current_weight_scale()
@@ -95,6 +99,16 @@ def _weight_layer(b: _Builder, layer, name: str, x: str) -> str:
         s_b = layer.bias_quant_scale(s_in, s_w)
         bias = quantize(layer.bias, s_b, layer.bias_bits, True, False)
         info.update(bias_bits=layer.bias_bits, bias_scale=s_b)
+    if siamese:
+        if not isinstance(layer, QuantConv2d) or layer.groups != 1:
+            raise JpqError(f"layer {name}: Siamese exports a Conv2d with groups=1 only")
+        # the shared kernel on both views: block-diagonal weight, bias repeated (the same function)
+        co, ci = w_q.shape[:2]
+        block = torch.zeros((2 * co, 2 * ci, *w_q.shape[2:]), dtype=w_q.dtype)
+        block[:co, :ci], block[co:, ci:] = w_q, w_q
+        w_q = block
+        bias = None if bias is None else torch.cat([bias, bias])
+        info["siamese"] = True
     safe = name.replace(".", "_")
     if isinstance(layer, QuantLinear):
         w_name = b.const(f"{safe}_weight", _np(w_q).T.copy())  # MatMul wants (in, out)
@@ -142,6 +156,40 @@ def _maxpool(b: _Builder, m: nn.MaxPool2d, name: str, x: str) -> str:
                   strides=stride, pads=[ph, pw, ph, pw], ceil_mode=int(m.ceil_mode))
 
 
+def _cost_volume(b: _Builder, m: CostVolume, name: str, x: str, shape) -> str:
+    """The correlation cost volume as standard ONNX ops (opset 13): what onnxruntime runs as reference."""
+    safe = name.replace(".", "_")
+    c2, width = int(shape[1]), int(shape[-1])
+    if c2 % 2 or m.max_disp < 1 or m.max_disp > width:
+        raise JpqError(f"layer {name}: cost volume needs an even channel count and 1 <= max_disp <= width")
+    c = c2 // 2
+
+    def i64(base, values):
+        return b.const(f"{safe}_{base}", np.asarray(values, dtype=np.int64))
+
+    left = b.node("Slice", [x, i64("l_start", [0]), i64("l_end", [c]), i64("c_axis", [1])], f"{safe}_left")
+    right = b.node("Slice", [x, i64("r_start", [c]), i64("r_end", [c2]), i64("c_axis", [1])], f"{safe}_right")
+    axes = i64("sum_axis", [1])
+    costs = []
+    for d in range(m.max_disp):
+        shifted = right
+        if d:
+            cut = b.node("Slice", [right, i64(f"s{d}_start", [0]), i64(f"s{d}_end", [width - d]), i64("w_axis", [3])],
+                         f"{safe}_cut{d}")
+            shifted = b.node("Pad", [cut, i64(f"pad{d}", [0, 0, 0, d, 0, 0, 0, 0])], f"{safe}_shift{d}",
+                             mode="constant")
+        prod = b.node("Mul", [left, shifted], f"{safe}_mul{d}")
+        costs.append(b.node("ReduceSum", [prod, axes], f"{safe}_sum{d}", keepdims=1))
+    b.layers.append({"name": name, "type": "CostVolume", "max_disp": m.max_disp})
+    return b.node("Concat", costs, f"{safe}_cost", axis=1)
+
+
+def _argmax(b: _Builder, name: str, x: str) -> str:
+    safe = name.replace(".", "_")
+    idx = b.node("ArgMax", [x], f"{safe}_argmax", axis=1, keepdims=1, select_last_index=0)
+    return b.node("Cast", [idx], f"{safe}_disparity", to=TensorProto.FLOAT)
+
+
 def _flatten_dims(node: fx.Node, modules: dict) -> tuple[int, int]:
     if node.op == "call_module":
         m = modules[node.target]
@@ -155,6 +203,13 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
     model.eval()
     gm = trace(model)
     modules = dict(gm.named_modules())
+    in_shapes = {}  # input shape of each stereo cost volume (its Slice/Pad constants depend on it)
+    hooks = [m.register_forward_hook(lambda mod, inp, out: in_shapes.__setitem__(mod, tuple(inp[0].shape)))
+             for m in model.modules() if isinstance(m, CostVolume)]
+    with torch.no_grad():
+        model(example_input)
+    for h in hooks:
+        h.remove()
     b = _Builder()
     value: dict[fx.Node, str] = {}
     graph_input = graph_output = None
@@ -173,6 +228,12 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
                 value[node] = _weight_layer(b, m, node.target, src)
             elif isinstance(m, QuantAct):
                 value[node] = _act(b, m, node.target, src)
+            elif isinstance(m, Siamese) and isinstance(m.conv, WEIGHT_LAYERS):
+                value[node] = _weight_layer(b, m.conv, f"{node.target}.conv", src, siamese=True)
+            elif isinstance(m, CostVolume):
+                value[node] = _cost_volume(b, m, node.target, src, in_shapes[m])
+            elif isinstance(m, DisparityArgmax):
+                value[node] = _argmax(b, node.target, src)
             elif isinstance(m, nn.MaxPool2d):
                 value[node] = _maxpool(b, m, node.target, src)
             elif isinstance(m, (nn.Identity, nn.Dropout)):
@@ -181,7 +242,8 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
                 value[node] = _flatten(b, node, modules, src)
             else:
                 raise JpqError(f"export: layer {node.target} ({type(m).__name__}) is not supported; supported: "
-                               "Conv2d, ConvTranspose2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity")
+                               "Conv2d, ConvTranspose2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity, "
+                               "Siamese, CostVolume, DisparityArgmax")
         elif is_flatten(node, modules):
             value[node] = _flatten(b, node, modules, src)
         else:

@@ -13,6 +13,7 @@ import torch.fx as fx
 import torch.nn as nn
 
 from jpq2hw.compress.qmodules import WEIGHT_LAYERS, QuantAct
+from jpq2hw.compress.stereo import STEREO_MODULES, Siamese
 from jpq2hw.errors import JpqError
 
 GRID_PRESERVING_MODULES = (nn.MaxPool2d, nn.Flatten, nn.Identity, nn.Dropout)
@@ -21,7 +22,7 @@ FLATTEN_FUNCTIONS = (torch.flatten,)
 
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, (QuantAct, *WEIGHT_LAYERS)) or super().is_leaf_module(m, qualname)
+        return isinstance(m, (QuantAct, *WEIGHT_LAYERS, *STEREO_MODULES)) or super().is_leaf_module(m, qualname)
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
@@ -65,3 +66,6 @@ def bind_input_quantizers(model: nn.Module) -> None:
         if node.op == "call_module" and isinstance(modules[node.target], WEIGHT_LAYERS):
             # gm shares its submodules with `model`
             modules[node.target]._input_quant[0] = source.get(feeding)
+        if node.op == "call_module" and isinstance(modules[node.target], Siamese) \
+                and isinstance(modules[node.target].conv, WEIGHT_LAYERS):
+            modules[node.target].conv._input_quant[0] = source.get(feeding)

@@ -8,3 +8,4 @@ from jpq2hw.extensions import thresholds
 
 thresholds.register()
 
+from jpq2hw.extensions import stereo  # noqa: E402,F401  (stereo cost volume + disparity regression)
