@@ -123,12 +123,14 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
     with progress.step("annotate", "Deriving fixed-point types from the Quant nodes"):
         analysis = analyze(model, source)
         host = normalized.host  # float scales: integer hardware between a host head and tail
+        # vectors have the reference's input shape (the hardware's may be lifted from 1-D to 2-D)
+        in_shape = list(normalized.reference.get_tensor_shape(normalized.reference.graph.input[0].name)[1:])
         in_q = input_quant(normalized.reference, source) if host else analysis.input_quant
         if opts.input_data is not None:
             raw_shape = normalized.full_reference.get_tensor_shape(normalized.full_reference.graph.input[0].name)
             user = vectors.load_user_vectors(Path(opts.input_data), in_q, list(raw_shape[1:]), normalized.head)
         else:
-            user = np.zeros((0, *analysis.input_shape[1:]))
+            user = np.zeros((0, *in_shape))
         io_type, io_why = choose_io(model, opts.io)
         progress.info(f"  io type: {io_type} ({io_why})")
         plan = None
@@ -151,7 +153,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             render_board_files(out, board, info)
 
         xs = np.concatenate([
-            vectors.random_vectors(in_q, analysis.input_shape[1:], opts.vectors, opts.seed), user])
+            vectors.random_vectors(in_q, in_shape, opts.vectors, opts.seed), user])
         hw_in = xs if host is None else xs / host.input_scale  # exact: the input Quant's integer codes
         max_accum = max([l.accum_bits or 0 for l in analysis.layers] + [_max_width(types)])
         # thresholds are solved in exact arithmetic, which float64 reproduces; float32 may round at a step

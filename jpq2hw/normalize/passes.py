@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
@@ -55,6 +55,10 @@ def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     for rewrite in PATTERN_PASSES["before"]:
         model = rewrite(model)
+    if _rank(model, model.graph.input[0].name) == 3:
+        # 1-D conv/pool as 2-D with height 1: hls4ml's 1-D ONNX pooling misses attributes, 2-D is complete
+        lift_1d_to_2d(model)
+        model = model.transform(InferShapes())
     if _rank(model, model.graph.input[0].name) > 2:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
     declare_initializers(model)
@@ -116,6 +120,38 @@ def declare_initializers(model: ModelWrapper) -> None:
     for init in model.graph.initializer:
         if init.name not in declared:
             model.graph.value_info.append(helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+
+
+def lift_1d_to_2d(model: ModelWrapper) -> None:
+    """Rewrite a 1-D network (N, C, W) as 2-D with height 1 (N, C, 1, W): Conv and MaxPool get a unit first
+    spatial axis, their weights and per-channel constants an extra axis. (qonnx's Change3DTo4DTensors refuses
+    graphs with Quant, Relu or Gemm nodes, so it cannot be used on QONNX.) The flattened order is unchanged."""
+    for node in model.graph.node:
+        if node.op_type in ("Conv", "MaxPool"):
+            for a in node.attribute:
+                if a.name in ("kernel_shape", "strides", "dilations") and len(a.ints) == 1:
+                    a.ints[:] = [1, a.ints[0]]
+                elif a.name == "pads" and len(a.ints) == 2:
+                    a.ints[:] = [0, a.ints[0], 0, a.ints[1]]
+        if node.op_type == "Conv":  # weights (O, I, K) -> (O, I, 1, K), possibly behind a Quant node
+            w_name = node.input[1]
+            producer = model.find_producer(w_name)
+            targets = [w_name] if producer is None else [producer.input[0], producer.input[1], w_name]
+            for t in targets:
+                value = model.get_initializer(t)
+                if value is not None and value.ndim == 3:
+                    model.set_initializer(t, value[:, :, None, :])
+    for init in model.graph.initializer:  # per-channel constants (1, C, 1) of activations
+        value = numpy_helper.to_array(init)
+        if value.ndim == 3 and value.shape[0] == 1 and value.shape[2] == 1:
+            model.set_initializer(init.name, value[:, :, :, None])
+    for vi in list(model.graph.input) + list(model.graph.output) + list(model.graph.value_info):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 3 and model.get_initializer(vi.name) is None:
+            dims.insert(2, onnx.TensorShapeProto.Dimension(dim_value=1))
+    # Conv weights changed rank: drop their stale shape annotations and let InferShapes redo them
+    for vi in [v for v in model.graph.value_info if len(v.type.tensor_type.shape.dim) == 3]:
+        model.graph.value_info.remove(vi)
 
 
 def complete_gemm_bias(model: ModelWrapper) -> None:

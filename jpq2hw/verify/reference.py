@@ -50,7 +50,9 @@ class Reference:
         else:
             from qonnx.core.onnx_exec import execute_onnx
 
-            ctx = execute_onnx(self._f64, {self.input_name: x.astype(np.float64)}, return_full_exec_context=True)
+            shape = self._f64.get_tensor_shape(self.input_name)  # a lifted 1-D model takes (N, C, 1, W)
+            ctx = execute_onnx(self._f64, {self.input_name: x.astype(np.float64).reshape(shape)},
+                               return_full_exec_context=True)
             result = {t: ctx[t] for t in wanted if t in ctx}
         result["output"] = np.asarray(result[out_name], dtype=np.float64)
         return result
@@ -91,6 +93,11 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    if len(m.get_tensor_shape(m.graph.input[0].name) or []) == 3:
+        from jpq2hw.normalize.passes import lift_1d_to_2d
+
+        lift_1d_to_2d(m)  # qonnx lowers only 2-D convolutions; height 1 is the same computation
+        m = m.transform(InferShapes())
     m = m.transform(LowerConvsToMatMul())
     for init in m.graph.initializer:
         if init.data_type == TensorProto.FLOAT:

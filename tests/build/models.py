@@ -164,3 +164,25 @@ def brevitas_binary_mlp(path: Path) -> Path:
     _calibrate(model, torch.randn(64, 16))
     export_qonnx(model, torch.randn(1, 16), str(path))
     return path
+
+
+def brevitas_conv1d(path: Path) -> Path:
+    """A 1-D CNN (radio-signal style) with BatchNorm and MaxPool1d; float scales on the activations."""
+    import torch
+    import brevitas.nn as qnn
+    from brevitas.export import export_qonnx
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        qnn.QuantIdentity(bit_width=8, return_quant_tensor=True),
+        qnn.QuantConv1d(2, 4, 3, padding=1, bias=False, weight_bit_width=4),
+        torch.nn.BatchNorm1d(4),
+        qnn.QuantReLU(bit_width=4),
+        torch.nn.MaxPool1d(2),
+        qnn.QuantIdentity(bit_width=4, return_quant_tensor=True),
+        torch.nn.Flatten(),
+        qnn.QuantLinear(32, 5, bias=True, weight_bit_width=4),
+    )
+    _calibrate(model, torch.randn(16, 2, 16))
+    export_qonnx(model, torch.randn(1, 2, 16), str(path))
+    return path

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("kind,io", [("brevitas_float_mlp", "parallel"), ("brevitas_float_conv", "parallel"),
-                                     ("brevitas_float_conv", "stream"), ("brevitas_binary_mlp", "parallel")])
+                                     ("brevitas_float_conv", "stream"), ("brevitas_binary_mlp", "parallel"),
+                                     ("brevitas_conv1d", "stream")])
 def test_float_scales_are_exact(model_file, tmp_path, kind, io):
     code, report = run_build(BuildOptions(model=model_file(kind), out=tmp_path / "o", io=io, quiet=True))
     assert report["mismatched_vectors"] == 0 and code == 0 and report["bit_exact"]
