@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from jpq2hw.annotate.fixed import Range, dot_range
+from jpq2hw.errors import JpqError
 from jpq2hw.paths import EXAMPLES
 from jpq2hw.rtl.design import write_design
 from jpq2hw.rtl.graph import Layer, Network, Requant
@@ -99,7 +100,11 @@ def run(layers, sparsities, family="xc7", json_out=None, check=True):
             q = Requant(layer.in_type.width, layer.in_type.signed, False, -layer.in_type.frac, "ROUND")
             net = Network("x", (layer.window,), None, q, [flat], (layer.n_out,))
             with tempfile.TemporaryDirectory() as tmp:
-                d = write_design(net, Path(tmp) / "rtl", base.name)
+                try:
+                    d = write_design(net, Path(tmp) / "rtl", base.name)
+                except JpqError as exc:  # e.g. one negative weight left before a ReLU: the layer is a constant
+                    print(f"{base.name:>12} {layer.window}x{layer.n_out:<4} {s}: skipped ({exc})", flush=True)
+                    continue
                 k = d.kernels[0]
                 ok = check_core(flat, d) if check else None
                 st = synthesize(d.folder, d.layer_files(k), k.module, family)
