@@ -37,6 +37,7 @@ class BuildOptions:
     quiet: bool = False
     seed: int = 0
     fit: str = "none"  # none | auto: pick strategy and reuse factor per layer so the estimate fits the board
+    rtl: bool = False  # also Verilog through da4ml, simulated bit-exact (iverilog) and synthesized (Yosys)
 
     def output_dir(self) -> Path:
         return self.out if self.out is not None else Path(f"{Path(self.model).name.split('.')[0]}_{self.board}")
@@ -61,6 +62,10 @@ def check_options(opts: BuildOptions):
     out = opts.output_dir()
     if out.exists() and not opts.force:
         raise JpqError(f"output folder {out} exists; pass --force to replace it")
+    if opts.rtl:
+        from jpq2hw.rtl.run import check_tools
+
+        check_tools()  # missing yosys/iverilog fail before anything is built
     return board
 
 
@@ -225,6 +230,13 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         report["estimate"] = estimate_for_report(model, analysis, board, io_type=cfg.io_type,
                                                  reuse_factor=cfg.reuse_factor, clock_mhz=clock,
                                                  choices=plan.choices if plan else None)
+        if opts.rtl:
+            from jpq2hw.rtl import rtl_for_build
+
+            rtl_in, rtl_expected = (xs, expected) if host is None else (hw_in, hw)
+            report.setdefault("synthesis", {})["yosys"] = rtl_for_build(out, model, rtl_in, rtl_expected, board, progress,
+                                                          estimate=report["estimate"], source=str(opts.model))
+            report["bit_exact"] = report["bit_exact"] and report["synthesis"]["yosys"]["bit_exact"]
         write_reports(out, report)
 
     verdict = "bit-exact" if report["bit_exact"] else "NOT bit-exact"

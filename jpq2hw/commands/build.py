@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--clock-mhz", type=float, help="target clock (default: the board's)")
     p.add_argument("--fit", choices=["none", "auto"], default="none",
                    help="auto: choose strategy and reuse factor per layer so the estimated design fits the board")
+    p.add_argument("--rtl", action="store_true",
+                   help="also write Verilog through da4ml, simulate it bit-exact (iverilog) and synthesize it (Yosys)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -36,7 +38,7 @@ def run(args) -> int:
     opts = BuildOptions(
         model=args.model, board=args.board, out=args.out, vectors=args.vectors, input_data=args.input_data,
         backend=args.backend, io=args.io, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz,
-        force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit,
+        force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit, rtl=args.rtl,
     )
     code, _ = run_build(opts)
     return code

@@ -76,7 +76,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
 
         if not Path(csynth).is_file():
             raise JpqError(f"--csynth {csynth}: no such file")
-        report["synthesis"] = parse_csynth(csynth).to_dict()
+        report.setdefault("synthesis", {})["hls"] = parse_csynth(csynth).to_dict()
     return report
 
 

@@ -1,7 +1,7 @@
 """report.json (the machine-readable record of a build), report.md and report.html (the same for a person).
 
 report.json keeps the keys of issue 2 (model, board, ..., layers, totals, timings_s) and adds `estimate` (the
-hardware cost model, jpq2hw.costmodel) and `synthesis` (the parsed csynth.xml, when OUT/hls holds one).
+hardware cost model, jpq2hw.costmodel) and `synthesis` (`hls`: the parsed csynth.xml when OUT/hls holds one; `yosys`: from `jpq2hw rtl`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def totals(rows: list[dict]) -> dict:
 
 def synthesis_vs_estimate(report: dict) -> list[dict]:
     """Rows (quantity, estimate, synthesis, ratio) when both an estimate and a synthesis report exist."""
-    est, syn = report.get("estimate"), report.get("synthesis")
+    est, syn = report.get("estimate"), hls_synthesis(report)
     if not est or not syn:
         return []
     t, perf, res = est["totals"], est["performance"], syn.get("resources", {})
@@ -56,15 +56,20 @@ def synthesis_vs_estimate(report: dict) -> list[dict]:
     return rows
 
 
+def hls_synthesis(report: dict) -> dict | None:
+    """report['synthesis'] holds one entry per tool: 'hls' (Vitis/Vivado HLS csynth.xml), 'yosys' (jpq2hw rtl)."""
+    return (report.get("synthesis") or {}).get("hls")
+
+
 def add_synthesis(out_dir: Path, report: dict) -> None:
-    """Put the parsed OUT/hls csynth.xml into report['synthesis'] if synthesis has run (and it is not there)."""
-    if "synthesis" in report:
+    """Put the parsed OUT/hls csynth.xml into report['synthesis']['hls'] if synthesis has run (and it is not there)."""
+    if hls_synthesis(report) is not None:
         return
     from jpq2hw.report.hls_synth import synthesis_for_report
 
     syn = synthesis_for_report(out_dir)
     if syn is not None:
-        report["synthesis"] = syn
+        report.setdefault("synthesis", {})["hls"] = syn
 
 
 def write_reports(out_dir: Path, report: dict) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from jpq2hw.report.build_report import synthesis_vs_estimate
+from jpq2hw.report.build_report import hls_synthesis, synthesis_vs_estimate
 from jpq2hw.templating import render
 
 RESOURCES = [("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP"), ("bram36", "BRAM36")]
@@ -78,7 +78,7 @@ def layer_table(report: dict) -> list[dict]:
 
 def synthesis_warning(report: dict) -> str | None:
     """A synthesis report made for another part than the board's is shown, but flagged."""
-    syn = report.get("synthesis")
+    syn = hls_synthesis(report)
     if not syn or not report.get("part"):
         return None
     norm = lambda p: p.replace("-", "").lower()  # noqa: E731 (xc7z020-clg400-1 == xc7z020clg400-1)

@@ -68,7 +68,7 @@ def record(project: SynthProject, stage: str, done: list[str]) -> dict:
 
     report = json.loads((project.out / "report.json").read_text())
     if project.csynth_xml.is_file():
-        report["synthesis"] = parse_csynth(project.csynth_xml).to_dict()
+        report.setdefault("synthesis", {})["hls"] = parse_csynth(project.csynth_xml).to_dict()
     rel = lambda p: str(p.relative_to(project.out))  # noqa: E731
     run = {"stage": stage, "steps_done": done, "logs": [rel(project.synth_dir / f"{s}.log") for s in done]}
     if project.ip_component.is_file():
@@ -116,7 +116,7 @@ def run_local(project: SynthProject, stage: str, xilinx_root: str | None, xilinx
 
 
 def _summary(report: dict) -> str:
-    syn = report.get("synthesis") or {}
+    syn = (report.get("synthesis") or {}).get("hls") or {}
     res = syn.get("resources") or {}
     parts = [f"{k.upper()} {res[k]:g}" for k in ("lut", "ff", "dsp", "bram36") if res.get(k) is not None]
     if syn.get("latency_worst_cycles") is not None:

@@ -1,12 +1,14 @@
 """csynth.xml parser: the real Vivado HLS 2019.2 report and a hand-written sample of the Vitis HLS layout."""
 
+from pathlib import Path
 import shutil
 
 import pytest
 
-from conftest import DATA
 from jpq2hw.errors import JpqError
 from jpq2hw.report.hls_synth import find_csynth, parse_csynth, synthesis_for_report
+
+DATA = Path(__file__).parent / "data"  # not imported from conftest: several test folders have one
 
 VIVADO = DATA / "vivado_hls_2019.2_conv2d" / "csynth.xml"
 VITIS = DATA / "vitis_hls_sample" / "csynth.xml"

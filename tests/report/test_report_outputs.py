@@ -1,5 +1,6 @@
 """report.json/.md/.html from an estimate (no build) and from a build-shaped report; `jpq2hw report`."""
 
+from pathlib import Path
 import json
 import re
 import shutil
@@ -7,10 +8,11 @@ import subprocess
 
 import pytest
 
-from conftest import DATA
 from jpq2hw.cli import main
 from jpq2hw.report.build_report import render_markdown, write_reports
 from jpq2hw.report.html_report import render_html
+
+DATA = Path(__file__).parent / "data"  # not imported from conftest: several test folders have one
 
 BUILD_KEYS = ["model", "board", "backend", "io_type", "bit_exact", "vectors", "mismatched_vectors", "max_abs_error",
               "first_divergent_layer", "layers", "totals", "timings_s"]
@@ -63,7 +65,7 @@ def test_write_reports_keeps_build_keys_and_adds_estimate_and_synthesis(tmp_path
     write_reports(tmp_path, report)
     data = json.loads((tmp_path / "report.json").read_text())
     assert all(k in data for k in BUILD_KEYS) and "estimate" in data
-    assert data["synthesis"]["resources"]["lut"] == 8722
+    assert data["synthesis"]["hls"]["resources"]["lut"] == 8722
     html = (tmp_path / "report.html").read_text()
     md = (tmp_path / "report.md").read_text()
     assert "Estimate vs synthesis" in html and "8,722" in html

@@ -127,7 +127,7 @@ def test_full_run_with_stand_in_tools(build_copy, capsys, monkeypatch, tmp_path)
     assert "CALL export_design" in (out / "synth" / "export.log").read_text()
     assert "CALL launch_runs" in (out / "synth" / "bitstream.log").read_text()
     report = json.loads((out / "report.json").read_text())
-    syn = report["synthesis"]
+    syn = report["synthesis"]["hls"]
     assert syn["tool"] == "Vitis HLS" and syn["resources"]["lut"] > 0 and syn["path"].endswith("csynth.xml")
     assert report["synth_run"]["bitstream"] == "board/overlay/myproject_axis.bit"
     assert report["synth_run"]["hwh"] == "board/overlay/myproject_axis.hwh"
@@ -161,7 +161,7 @@ def test_tool_failure_points_at_the_log(build_copy, capsys, monkeypatch, tmp_pat
     assert "Compilation errors found" in log.read_text() and "Compilation errors found" in stdout
     report = json.loads((out / "report.json").read_text())
     if fail == "vivado":  # the HLS numbers of the step that did succeed are kept
-        assert report["synthesis"]["resources"]["lut"] > 0 and report["synth_run"]["steps_done"] == ["export"]
+        assert report["synthesis"]["hls"]["resources"]["lut"] > 0 and report["synth_run"]["steps_done"] == ["export"]
     else:
         assert "synthesis" not in report
 
