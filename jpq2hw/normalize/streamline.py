@@ -255,33 +255,23 @@ class _Streamliner:
         """sign(x) * scale, with sign(0) = +1 (qonnx's definition): codes -1/+1."""
         m = self.m
         x = node.input[0]
-        scale = np.asarray(m.get_initializer(node.input[1]), dtype=np.float64)
         if m.get_initializer(node.input[1]) is None:
             self.refuse(node, "its scale must be a constant")
+        scale = np.asarray(m.get_initializer(node.input[1]), dtype=np.float64)
         const = m.get_initializer(x)
-        if const is not None:  # bipolar weights: integer codes +-1 through a 2-bit narrow Quant
+        if const is not None:  # bipolar weights: integer codes +-1
             codes = np.where(np.asarray(const, np.float64) >= 0, 1.0, -1.0)
             m.set_initializer(x, codes.astype(np.float32))
-            params = [self._new_const(node.name + suffix, v) for suffix, v in
-                      (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
-            new = helper.make_node("Quant", [x, *params], [node.output[0]], name=node.name + "_codes",
-                                   domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
-            self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
-            self.removed.append(node)
+            self._replace_with_pm1_quant(node)
             self.weight_codes[node.output[0]] = (codes, scale)
             self.state[node.output[0]] = None
             return
         src = self.state.get(x)
-        if src is None:  # the input quantizer: the host sends -1/+1 codes, a 2-bit narrow type in hardware
+        if src is None:  # the input quantizer: the host sends -1/+1 codes
             if self.input_scale is not None or scale.size != 1:
                 self.refuse(node, "only the input may be quantized on the host, with one scale")
             self.input_scale = float(scale.ravel()[0])
-            params = [self._new_const(node.name + suffix, v) for suffix, v in
-                      (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
-            new = helper.make_node("Quant", [x, *params], [node.output[0]], name=node.name + "_codes",
-                                   domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
-            self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
-            self.removed.append(node)
+            self._replace_with_pm1_quant(node)
             self.state[node.output[0]] = Affine([_frac(self.input_scale)], [Fraction(0)])
             self.host_ops.append({"name": node.name, "op": "BipolarQuant", "where": "host (input to -1/+1 codes)"})
             return
@@ -291,6 +281,15 @@ class _Streamliner:
                                              bipolar=True)
         self._insert_thresholds(node, x, thresholds, signs, -1, 1, step=2)
         self.state[node.output[0]] = Affine(s, [Fraction(0)] * n)
+
+    def _replace_with_pm1_quant(self, node) -> None:
+        """Replace a BipolarQuant by a 2-bit narrow integer Quant (scale 1) that passes the -1/+1 codes: the
+        type hls4ml needs for them."""
+        params = [self._new_const(node.name + suffix, v) for suffix, v in (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
+        new = helper.make_node("Quant", [node.input[0], *params], [node.output[0]], name=node.name + "_codes",
+                               domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
+        self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
+        self.removed.append(node)
 
     def _new_const(self, name: str, value: float) -> str:
         self.m.set_initializer(name, np.array(value, dtype=np.float32))
