@@ -50,10 +50,6 @@ def plain_hls4ml(model_path: str, inputs_path: str, out_dir: str, result_path: s
         from qonnx.util.cleanup import cleanup_model
 
         x = np.load(inputs_path)
-        result["stage"] = "reference"
-        save()
-        ref, ref_kind = reference_outputs(model_path, x)
-        result["reference"] = ref_kind
         result["stage"] = "qonnx transforms"
         save()
         model = ModelWrapper(model_path)
@@ -75,6 +71,10 @@ def plain_hls4ml(model_path: str, inputs_path: str, out_dir: str, result_path: s
         result["stage"] = "predict"
         save()
         y = np.asarray(hls_model.predict(np.ascontiguousarray(x.astype(np.float32))), dtype=np.float64)
+        result.update(converts=True, stage="reference")  # from here on a failure is ours, not hls4ml's
+        save()
+        ref, ref_kind = reference_outputs(model_path, x)
+        result["reference"] = ref_kind
         y = y.reshape(len(x), -1)
         ref = ref.reshape(len(x), -1)
         if y.shape != ref.shape:
@@ -88,7 +88,8 @@ def plain_hls4ml(model_path: str, inputs_path: str, out_dir: str, result_path: s
 
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" (in {Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.lineno})"
-        result.update(converts=False, error=f"{result['stage']}: {type(exc).__name__}: {_one_line(str(exc))}{where}")
+        result.setdefault("converts", False)
+        result.update(error=f"{result['stage']}: {type(exc).__name__}: {_one_line(str(exc))}{where}")
     save()
 
 
@@ -115,7 +116,9 @@ def reference_outputs(model_path: str, x: np.ndarray) -> tuple[np.ndarray, str]:
         why = "/".join(sorted(left)) + " left by QCDQ"
     except Exception as exc:  # noqa: BLE001
         why = f"cleanup/QCDQ failed: {type(exc).__name__}"
-    model = ModelWrapper(model_path)
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    model = ModelWrapper(model_path).transform(InferShapes())
     init = {i.name for i in model.graph.initializer}
     name = next(i.name for i in model.graph.input if i.name not in init)
     outs = [execute_onnx(model, {name: xi[None].astype(np.float32)})[model.graph.output[0].name] for xi in x]
@@ -142,7 +145,8 @@ def run_plain(model_path: Path, inputs: np.ndarray, work: Path, timeout: float) 
         crashed, tail = True, f"timeout after {timeout:.0f} s"
     res = json.loads(result_path.read_text()) if result_path.exists() else {"stage": "start"}
     if crashed and res.get("stage") != "done":
-        res.update(converts=False, error=res.get("error") or f"process died in {res['stage']}: {_one_line(tail)}")
+        res.setdefault("converts", False)
+        res["error"] = res.get("error") or f"process died in {res['stage']}: {_one_line(tail)}"
     res["seconds"] = round(time.time() - t, 1)
     return res
 
@@ -211,6 +215,8 @@ def fmt_jpq(r: dict) -> str:
 def fmt_plain(r: dict) -> tuple[str, str, str]:
     if not r.get("converts"):
         return "no", "-", "-"
+    if "max_abs_error" not in r:
+        return "yes (no reference)", "-", "-"
     return "yes", f"{r['max_abs_error']:.3g}", f"{100 * r['share_exact']:.1f}%"
 
 
@@ -219,7 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("--vectors", type=int, default=100)
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--keep", type=Path, default=None, help="keep models and builds in this folder")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep models, builds and per-model results in this folder; a rerun with the same folder "
+                         "reuses the results it finds there (delete rows/NAME.json to redo one)")
     ap.add_argument("--plain", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--results", type=Path, default=HERE / "model_zoo_results.md")
     args = ap.parse_args(argv)
@@ -233,6 +241,12 @@ def main(argv=None) -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="jpq2hw_zoo_"))
     rows = []
     for name in names:
+        row_file = work / "rows" / f"{name}.json"
+        if row_file.exists():
+            jr, pr = json.loads(row_file.read_text())
+            rows.append((name, zoo.ZOO[name][1], jr, pr))
+            print(f"[{name}] reusing {row_file}", file=sys.stderr, flush=True)
+            continue
         print(f"[{name}] making the model", file=sys.stderr, flush=True)
         with contextlib.redirect_stdout(io.StringIO()):  # the exporters talk
             path = zoo.make(name, work / "models")
@@ -244,6 +258,8 @@ def main(argv=None) -> int:
         pr = run_plain(path, x, work / "plain" / name, args.timeout)
         print(f"[{name}]   converts={pr.get('converts')} {pr.get('error', '')}", file=sys.stderr, flush=True)
         rows.append((name, zoo.ZOO[name][1], jr, pr))
+        row_file.parent.mkdir(parents=True, exist_ok=True)
+        row_file.write_text(json.dumps([jr, pr]))
     table = render(rows, args.vectors)
     print(table)
     if args.only is None:
@@ -253,14 +269,13 @@ def main(argv=None) -> int:
 
 
 def render(rows, vectors: int) -> str:
-    import hls4ml
-    import qonnx
+    from importlib.metadata import version
 
     lines = [
         "# Model zoo: jpq2hw vs plain hls4ml",
         "",
-        f"Written by `python benchmarks/model_zoo.py` (hls4ml {hls4ml.__version__}, qonnx "
-        f"{getattr(qonnx, '__version__', '?')}, {vectors} vectors per model, 2 shared CPU cores). Models: "
+        f"Written by `python benchmarks/model_zoo.py` (hls4ml {version('hls4ml')}, qonnx "
+        f"{version('qonnx')}, {vectors} vectors per model, 2 shared CPU cores). Models: "
         "`jpq2hw/testing/zoo.py`. jpq2hw's verdict is on its hardware part (float head/tail on the host); plain "
         "hls4ml is its documented QONNX recipe (Vitis, io_parallel, `fixed<32,16>` default) on the same file and the "
         "same float inputs, compared with the whole model in onnxruntime (QCDQ) or qonnx execution.",
@@ -279,7 +294,7 @@ def render(rows, vectors: int) -> str:
         lines += ["", "jpq2hw refusals and failures:", ""]
         for n, jr in notes:
             lines.append(f"- {n}: {jr.get('refusal') or jr.get('crash') or fmt_jpq(jr)}")
-    fails = [(n, pr) for n, _, _, pr in rows if not pr.get("converts")]
+    fails = [(n, pr) for n, _, _, pr in rows if pr.get("error")]
     if fails:
         lines += ["", "plain hls4ml failures:", ""]
         for n, pr in fails:

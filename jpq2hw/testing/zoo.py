@@ -306,6 +306,25 @@ def squeeze_distance_head(path: Path, seed: int = 2) -> Path:
     return path
 
 
+def unsqueeze_sub_squeeze_head(path: Path, seed: int = 2) -> Path:
+    """A quantized MLP whose float tail is an Unsqueeze to [1, 1, 8], a Sub of a constant [1, 1, 8] (a centre)
+    and a Squeeze back to [1, 8]: the Sub/Squeeze kind of head that PyTorch exports write."""
+    b = QonnxBuilder([1, 16], in_bits=8, in_signed=True, in_scale_exp=-4, seed=seed)
+    x = b.dense(b.x, 16, wbits=4, sparsity=0.3, bias=True)
+    x = b.quant(b.relu(x), 4, signed=False, scale_exp=-2)
+    x = b.quant(b.dense(x, 8, wbits=4, sparsity=0.3), 6, signed=True, scale_exp=-2)
+    b.inits.append(helper.make_tensor("axes_1", TensorProto.INT64, [1], [1]))
+    centre = b.rng.normal(size=[1, 1, 8]).astype(np.float32)
+    b.nodes += [
+        helper.make_node("Unsqueeze", [x, "axes_1"], ["emb3"], name="unsqueeze_emb"),
+        helper.make_node("Sub", ["emb3", b._const("centre", centre)], ["diff"], name="sub_centre"),
+        helper.make_node("Squeeze", ["diff", "axes_1"], ["out"], name="squeeze_out"),
+    ]
+    b.shapes["out"] = [1, 8]
+    b.save("out", path)
+    return path
+
+
 def finn_datatype_input(path: Path, seed: int = 3) -> Path:
     """An MLP whose input has no Quant node: its type is a `finn_datatype` quantization annotation (UINT8) on
     the graph input, as FINN-era tools write it; the input carries raw integers 0..255."""
@@ -357,6 +376,7 @@ ZOO: dict[str, tuple[Callable[[Path], Path], str]] = {
     "old_domain_quant_empty": (old_domain_quant_empty, "mlp"),
     "old_domain_quant_finn": (old_domain_quant_finn, "mlp"),
     "squeeze_distance_head": (squeeze_distance_head, "mlp"),
+    "unsqueeze_sub_squeeze_head": (unsqueeze_sub_squeeze_head, "mlp"),
     "finn_datatype_input": (finn_datatype_input, "mlp"),
     "wide_act_10bit": (wide_act_10bit, "mlp"),
     "wide_act_16bit": (wide_act_16bit, "mlp"),
