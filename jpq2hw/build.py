@@ -175,7 +175,9 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             csim.compile_model(hls_model)
         with progress.step("simulate", f"Simulating {len(xs)} vectors and comparing bit for bit"):
             hw = csim.simulate(hls_model, hw_in, list(expected.shape[1:]))
-            result = csim.compare(hw if host is None else host.to_real(hw), expected)
+            # float scales: the hardware part is integer; compare in its units (host.reference_codes)
+            result = csim.compare(hw, expected if host is None else host.reference_codes(expected, hw))
+            host_float_error = None if host is None else float(np.max(np.abs(host.to_real(hw) - expected)))
         tail_error = None
         if normalized.tail is not None:
             with progress.step("host_tail", "Running the host tail (float ops after the core) on both"):
@@ -183,14 +185,14 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
                 ref_final = (Reference(normalized.full_reference, max_accum).run_batch(xs) if normalized.head is None
                              else normalized.tail.run(expected))
                 tail_error = float(np.max(np.abs(hw_final.astype(np.float64) - ref_final)))
-        divergent = None
-        if not result.bit_exact:
-            with progress.step("trace", "Tracing layers to find where the C++ diverges"):
-                divergent = csim.first_divergent_layer(hls_model, model, xs[result.first_mismatch][None])
         with progress.step("axis", "Checking the AXI-Stream wrapper against the reference (g++)"):
             # the wrapper must reproduce the top function: its proven outputs (the reference's, in hardware units)
             axis_expected = expected if host is None else hw
             axis = check_axis_wrapper(out, info, hw_in.reshape(len(xs), -1), axis_expected.reshape(len(xs), -1))
+        divergent = None
+        if not result.bit_exact:  # after the wrapper check: tracing recompiles the C++ with tracing code
+            with progress.step("trace", "Tracing layers to find where the C++ diverges"):
+                divergent = csim.first_divergent_layer(hls_model, model, hw_in[result.first_mismatch][None])
 
         vec_dir = out / "vectors"
         vec_dir.mkdir()
@@ -214,6 +216,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "vectors": result.vectors,
             "mismatched_vectors": result.mismatched_vectors,
             "max_abs_error": result.max_abs_error,
+            "host_float_max_abs_error": host_float_error,
             "first_divergent_layer": divergent,
             "reference": reference.kind,
             "host_ops": (normalized.head.ops if normalized.head else []) + (host.host_ops if host else [])

@@ -53,6 +53,16 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"jpq2hw {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours or of the stack: still one line (JPQ2HW_DEBUG=1 shows the traceback)
+        if os.environ.get("JPQ2HW_DEBUG"):
+            raise
+        where = exc.__traceback__
+        while where.tb_next is not None:
+            where = where.tb_next
+        loc = f"{os.path.basename(where.tb_frame.f_code.co_filename)}:{where.tb_lineno}"
+        print(f"jpq2hw {args.command}: internal error: {type(exc).__name__}: {exc} (at {loc}; "
+              f"rerun with JPQ2HW_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

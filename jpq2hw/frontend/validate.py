@@ -301,6 +301,11 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
 def validate_hardware_ops(model: ModelWrapper, source: str) -> None:
     """After normalization: an op that is only hardware as part of a pattern must have been absorbed by it."""
     for node in model.graph.node:
+        if node.op_type in HOST_OPS and HOST_OPS[node.op_type] == "layout":
+            raise JpqError(
+                f"{source}: {_label(node)}: op {node.op_type} is supported only in a host tail after the last "
+                f"quantized layer (before Softmax/Sigmoid/ArgMax-like ops), not inside the hardware"
+            )
         if node.op_type in HOST_OPS and HOST_OPS[node.op_type] == "host tail":
             raise JpqError(
                 f"{source}: {_label(node)}: op {node.op_type} has no fixed-point form; it can run on the host "

@@ -7,6 +7,7 @@ omit attributes that ONNX gives defaults for, and qonnx's passes read them uncon
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
+from jpq2hw.errors import JpqError
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
@@ -47,6 +49,7 @@ class Normalized:
 
 def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     complete_node_attributes(model)
+    quantize_annotated_input(model, source)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
@@ -84,6 +87,31 @@ def _rank(model: ModelWrapper, tensor: str) -> int:
 def _set_default(node, name: str, value) -> None:
     if not any(a.name == name for a in node.attribute):
         node.attribute.append(helper.make_attribute(name, value))
+
+
+def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
+    """FINN-style models type their input with a `finn_datatype` quantization annotation (e.g. UINT8) instead of
+    a Quant node. Make it explicit: an integer Quant (scale 1) right after the input, which is exactly what the
+    annotation promises (integers in the type's range pass unchanged)."""
+    name = model.graph.input[0].name
+    ann = next((a for a in model.graph.quantization_annotation if a.tensor_name == name), None)
+    if ann is None or any(n.op_type in ("Quant", "BipolarQuant") and n.input[0] == name for n in model.graph.node):
+        return
+    dtype = next((p.value for p in ann.quant_parameter_tensor_names if p.key == "finn_datatype"), None)
+    match = re.fullmatch(r"(U?)INT(\d+)", dtype or "")
+    if match is None:
+        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn input types are supported")
+    signed, bits = match.group(1) == "", int(match.group(2))
+    typed = model.make_new_valueinfo_name()
+    for node in model.graph.node:
+        node.input[:] = [typed if i == name else i for i in node.input]
+    params = []
+    for suffix, value in (("scale", 1.0), ("zeropt", 0.0), ("bits", float(bits))):
+        params.append(f"{name}_annotated_{suffix}")
+        model.set_initializer(params[-1], np.array(value, dtype=np.float32))
+    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{name}_annotated_type",
+                                                domain="qonnx.custom_op.general", signed=int(signed), narrow=0,
+                                                rounding_mode="ROUND"))
 
 
 def complete_node_attributes(model: ModelWrapper) -> None:

@@ -67,6 +67,21 @@ class HostIO:
         y = hw * self.output_alpha + self.output_beta
         return np.maximum(y, 0) if self.output_relu else y
 
+    def reference_codes(self, y_ref: np.ndarray, hw: np.ndarray, atol: float = 1e-6) -> np.ndarray:
+        """The hardware values the reference outputs stand for, to compare with `hw` exactly. The hardware part
+        is integer; the reference's float64 folds the scales op by op and may differ from alpha*h+beta in the
+        last bit, so it is mapped back to code units. A value more than `atol` codes from an integer cannot be
+        any hardware output and stays fractional: a mismatch."""
+        a, b = self.output_alpha, self.output_beta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want = (y_ref - b) / a
+        snapped = np.where(np.abs(want - np.rint(want)) <= atol, np.rint(want), want)
+        # a zero factor makes the channel constant: any code is right if the constant is
+        snapped = np.where(a == 0, np.where(np.isclose(y_ref, b, rtol=0, atol=1e-12), hw, np.nan), snapped)
+        if self.output_relu:  # a clipped output says only that alpha*h+beta <= 0
+            snapped = np.where((y_ref == 0) & (hw * a + b <= 0), hw, snapped)
+        return snapped
+
 
 def is_power_of_two(x: Fraction) -> bool:
     if x <= 0:

@@ -98,6 +98,8 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
 
         lift_1d_to_2d(m)  # qonnx lowers only 2-D convolutions; height 1 is the same computation
         m = m.transform(InferShapes())
+    _split_conv_bias(m)
+    m = m.transform(InferShapes())
     m = m.transform(LowerConvsToMatMul())
     for init in m.graph.initializer:
         if init.data_type == TensorProto.FLOAT:
@@ -108,6 +110,26 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     _lower_quant_float64(m)
     m = m.transform(InferShapes())
     return m
+
+
+def _split_conv_bias(m: ModelWrapper) -> None:
+    """Conv(x, w, b) -> Conv(x, w) + b as (1, C, 1, 1). qonnx's LowerConvsToMatMul extracts biases itself but
+    assumes an initializer; a bias behind its own Quant node (QKeras converters write that) breaks it."""
+    nodes = []
+    for node in m.graph.node:
+        nodes.append(node)
+        if node.op_type != "Conv" or len(node.input) < 3 or not node.input[2]:
+            continue
+        bias, out = node.input[2], node.output[0]
+        del node.input[2]
+        p = f"{out}__bias"
+        rank = len(m.get_tensor_shape(out) or [1, 1, 1, 1])
+        m.set_initializer(f"{p}_shape", np.asarray([1, -1] + [1] * (rank - 2), dtype=np.int64))
+        node.output[0] = f"{p}_conv"
+        nodes += [helper.make_node("Reshape", [bias, f"{p}_shape"], [f"{p}_b"]),
+                  helper.make_node("Add", [f"{p}_conv", f"{p}_b"], [out])]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
 
 
 def _lower_quant_float64(m: ModelWrapper) -> None:

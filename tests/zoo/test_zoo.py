@@ -5,7 +5,6 @@
   per-channel float weight scales); set
   JPQ2HW_ZOO_FULL=1 to build every one (each is a g++ compile, 40-80 s on 2 cores).
 - Models jpq2hw refuses today: one line on stderr, exit 2, naming the node (open items of issue 9).
-- Known bugs are strict xfails: when one is fixed the test turns XPASS and must move to the first group.
 """
 
 import contextlib
@@ -48,10 +47,17 @@ EXACT_CI = [
     ("brevitas_bipolar_out", "parallel"),  # bipolar (+1/-1) output quantizer
     ("old_domain_quant_finn", "parallel"),  # finn-domain Quant, no rounding_mode
     ("brevitas_mlp_perchannel", "parallel"),  # per-channel float weight scales, float biases
+    ("qkeras_cnn_nhwc_sigmoid", "parallel"),  # NHWC input, no pads, quantized conv bias, sigmoid on the host
+    ("finn_datatype_input", "parallel"),  # input typed by a finn_datatype annotation (UINT8), no input Quant
 ]
 EXACT_FULL = [
     ("wide_act_10bit", "parallel"),
     ("wide_act_16bit", "parallel"),
+    # float logits after a folded affine map: compared in the hardware's integer units
+    ("brevitas_mlp_w2a2_bn", "parallel"),
+    ("old_domain_quant_empty", "parallel"),
+    ("brevitas_cnn1d_bn_pool", "parallel"),
+    ("brevitas_cnn1d_bn_pool", "stream"),
 ]
 
 
@@ -72,41 +78,11 @@ def test_zoo_model_is_bit_exact(zoo_model, tmp_path, name, io_type):
         assert set(np.unique(out)) <= {-1.0, 1.0}
 
 
-# --- known bugs (strict xfail: a fix turns them XPASS) ---------------------------------------------------------
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="quantized per-tensor Conv bias: qonnx ExtractBiasFromConv crashes in the float64 reference")
-def test_qkeras_cnn_with_quantized_conv_bias(zoo_model, tmp_path):
-    code, report = build(zoo_model("qkeras_cnn_nhwc_sigmoid"), tmp_path / "o")
-    _assert_exact(code, report, "qkeras_cnn_nhwc_sigmoid")
-
-
-@pytest.mark.slow
-@full_only
-@pytest.mark.xfail(strict=True, reason="host output affine (float64, folded) differs by 1 ulp from the float64 "
-                                       "reference; the verdict compares after it")
-@pytest.mark.parametrize("name,io_type", [("brevitas_mlp_w2a2_bn", "parallel"), ("old_domain_quant_empty", "parallel"),
-                                          ("brevitas_cnn1d_bn_pool", "parallel"),
-                                          ("brevitas_cnn1d_bn_pool", "stream")])
-def test_float_logit_tail_is_exact(zoo_model, tmp_path, name, io_type):
-    code, report = build(zoo_model(name), tmp_path / "o", io_type)
-    _assert_exact(code, report, name)
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="Unsqueeze/Sub/Squeeze tail is not split to the host; hls4ml's "
-                                       "'Unsupported operation type: Unsqueeze' comes out instead")
-def test_unsqueeze_sub_squeeze_tail_runs_on_the_host(zoo_model, tmp_path):
-    code, report = build(zoo_model("unsqueeze_sub_squeeze_head"), tmp_path / "o")
-    _assert_exact(code, report, "unsqueeze_sub_squeeze_head")
-
-
 # --- refused today: one line naming the node, exit 2 -----------------------------------------------------------
 
 @pytest.mark.parametrize("name,words", [
-    ("squeeze_distance_head", ["ReduceSum_0", "ReduceSum"]),  # distance head: ReduceSum not a host tail op
-    ("finn_datatype_input", ["graph input", "Quant"]),  # finn_datatype annotation instead of an input Quant
+    ("squeeze_distance_head", ["Unsqueeze_0", "Unsqueeze"]),  # distance head: layout ops inside the hardware
+    ("unsqueeze_sub_squeeze_head", ["Unsqueeze_0", "Unsqueeze"]),  # a layout op inside the hardware part
 ])
 def test_zoo_model_refused_today(zoo_model, tmp_path, capsys, name, words):
     path = zoo_model(name)
