@@ -1,13 +1,15 @@
 """Entry for `jpq2hw compress`: a small stereo network on seeded synthetic stereo pairs (jpq2hw.data.stereo).
 
-Input: left and right grayscale images stacked as 2 channels, [N, 2, 32, 64], pixels in [0, 1].
-Output: disparity [N, 1, 32, 64] in pixels (argmax over D = 16 disparities) in eval mode; per-disparity
-scores [N, 16, 32, 64] in training mode (for the loss over disparity bins).
+Input: left and right grayscale images stacked as 2 channels, [N, 2, 24, 48], pixels in [0, 1].
+Output: disparity [N, 1, 24, 48] in pixels (argmax over D = 12 disparities) in eval mode; per-disparity
+scores [N, 12, 24, 48] in training mode (for the loss over disparity bins).
 
-    shared features   Siamese(Conv 1->F, 3x3) ReLU, Siamese(Conv F->F, 3x3) ReLU     (same weights on L and R)
-    cost volume       correlation over D disparities: cost[d] = sum_f FL[f, x] * FR[f, x - d]   -> ReLU/quant
+    shared features   Siamese(Conv 1->F, 3x3) ReLU, Siamese(Conv F->F, 3x3) signed quantizer   (same weights on L and R)
+    cost volume       correlation over D disparities: cost[d] = sum_f FL[f, x] * FR[f, x - d]   -> signed quantizer
     aggregation       Conv D->A, ReLU, Conv A->A, ReLU, Conv A->D   (2D convs over the volume, D as channels)
     regression        argmax over D (soft labels during training)
+
+F = 12, A = 16 (see README.md for why these sizes).
 """
 
 from __future__ import annotations
@@ -18,23 +20,29 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from jpq2hw.compress.qmodules import QuantAct
 from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese
 from jpq2hw.data.stereo import StereoConfig, d1, epe, make_split
 
-HEIGHT, WIDTH, MAX_DISP = 32, 64, 16
+HEIGHT, WIDTH, MAX_DISP = 24, 48, 12
 DATA = StereoConfig(height=HEIGHT, width=WIDTH, max_disp=MAX_DISP)
-N_TRAIN, N_VAL, N_TEST = 2000, 200, 200
+N_TRAIN, N_VAL, N_TEST = 1000, 100, 200
+FEATURES, AGG, SIGNED = 12, 16, True
 
 
 class StereoNet(nn.Module):
-    def __init__(self, features: int = 16, agg: int = 32, max_disp: int = MAX_DISP):
+    def __init__(self, features: int = FEATURES, agg: int = AGG, max_disp: int = MAX_DISP, signed: bool = SIGNED):
         super().__init__()
+        # signed: the matching features and the correlation are signed 8-bit (a quantizer without ReLU; identity
+        # while float), so a mismatch correlates negatively. ReLU features are all >= 0, and their correlation is
+        # dominated by the feature energy: training then sat at the "predict the median" plateau longer.
+        act = (lambda: QuantAct(8, signed=True, relu=False)) if signed else nn.ReLU
         self.features = nn.Sequential(
             Siamese(nn.Conv2d(1, features, 3, padding=1)), nn.ReLU(),
-            Siamese(nn.Conv2d(features, features, 3, padding=1)), nn.ReLU(),
+            Siamese(nn.Conv2d(features, features, 3, padding=1)), act(),
         )
         self.cost = CostVolume(max_disp)
-        self.cost_act = nn.ReLU()  # correlation of ReLU features is >= 0: the ReLU only marks the quantizer
+        self.cost_act = act()  # marks the cost volume's quantizer
         self.aggregate = nn.Sequential(
             nn.Conv2d(max_disp, agg, 3, padding=1), nn.ReLU(),
             nn.Conv2d(agg, agg, 3, padding=1), nn.ReLU(),
@@ -75,7 +83,7 @@ def evaluate(model, images, disparity, visible=None) -> dict:
     return {"epe": epe(pred, gt), "d1": d1(pred, gt)}
 
 
-def make(batch_size: int = 32, seed: int = 0, n_train: int = N_TRAIN):
+def make(batch_size: int = 16, seed: int = 0, n_train: int = N_TRAIN):
     torch.manual_seed(seed)
     x_train, y_train, _ = tensors("train", n_train)
     x_val, y_val, _ = tensors("val", N_VAL)

@@ -13,7 +13,8 @@ Three layers of the same two operations, each registered once on import:
 3. hls4ml layers (extension API: register_layer, an ONNX handler, config/function templates, a source file),
    their C++ rendered from templates/stereo/*.j2, and exact-type rules for jpq2hw's exact-precision pass.
 
-io_parallel only for now: io_stream raises a one-line error naming the layer.
+Both io types: io_parallel (flat arrays) and io_stream (one nnet::array per pixel, row by row; the cost volume
+keeps the last D pixels' right-view features in a shift register per row), overloads of the same C++ function.
 """
 
 from __future__ import annotations
@@ -315,17 +316,11 @@ def _hls4ml_parts():
             shape = self.get_input_variable().shape
             self.add_output_variable([*shape[:-1], 1])
 
-    def _io_check(node):
-        io = node.model.config.get_config_value("IOType")
-        if io != "io_parallel":
-            raise RuntimeError(f"layer {node.name} ({node.class_name}): only io_parallel is implemented, not {io}")
-
     class CostVolumeConfig(LayerConfigTemplate):
         def __init__(self):
             super().__init__(StereoCostVolume)
 
         def format(self, node):
-            _io_check(node)
             p = self._default_config_params(node)
             return render("stereo/cost_volume_config.j2", index=p["index"], height=p["height"], width=p["width"],
                           n_feat=p["n_feat"], max_disp=p["max_disp"], accum_t=node.get_attr("accum_t").name).rstrip("\n")
@@ -335,7 +330,6 @@ def _hls4ml_parts():
             super().__init__(StereoArgmax)
 
         def format(self, node):
-            _io_check(node)
             p = self._default_config_params(node)
             return render("stereo/argmax_config.j2", index=p["index"], n_pixels=p["n_pixels"],
                           max_disp=p["max_disp"]).rstrip("\n")

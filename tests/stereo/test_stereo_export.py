@@ -36,7 +36,7 @@ def small_compressed(tmp_path_factory):
     x, y, _ = S.tensors("train", 32)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True)
     cfg = CompressConfig.for_method("joint", target_sparsity=0.9, weight_bits=4, prune_steps=1, epochs_per_step=1,
-                                    qat_epochs=1, pretrain_epochs=1)
+                                    qat_epochs=1, pretrain_epochs=1, lr=5e-3)  # lr: leave the constant map
     model, _ = compress(S.StereoNet(), loader, None, cfg, loss_fn=S.soft_bin_loss)
     path = tmp_path_factory.mktemp("stereo") / "stereo_small.onnx"
     to_qonnx(model, x[:1], path)
