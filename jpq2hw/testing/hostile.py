@@ -283,7 +283,7 @@ def _hostile_models() -> dict[str, object]:
     nodes[0].output.append("extra")
     cases["quant_2_outputs"] = _model(nodes, inits)
     for which in ("qx", "qw", "qy"):
-        for bits in (0.0, 1.0, 64.0, -4.0, 2.5, float("nan"), float("inf"), 1e30):
+        for bits in (0.0, 33.0, 64.0, -4.0, 2.5, float("nan"), float("inf"), 1e30):  # 1 bit is valid: bipolar
             cases[f"bits_{which}_{bits:g}"] = _with_bits(which, bits)
     for which in ("qx", "qw", "qy"):
         for scale in (0.0, -0.25, float("inf"), float("nan"), 1e-45, 3e38):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/rtl/models.py as `rtl_models`
+sys.path.insert(0, str(Path(__file__).parent))  # tests/rtl/rtl_models.py
 
 TOOLS = ("yosys", "iverilog", "vvp")
 

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-import models as rtl_models
+import rtl_models
 from jpq2hw.cli import main
 from jpq2hw.paths import EXAMPLES
 from jpq2hw.rtl.folder import reference_folder

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build"))
-from models import sparse_mlp  # noqa: E402
+from build.models import sparse_mlp  # noqa: E402  (tests/ is on sys.path: tests/conftest.py)
 
 from jpq2hw.boards import load_board  # noqa: E402
 from jpq2hw.build import BuildOptions, run_build  # noqa: E402
