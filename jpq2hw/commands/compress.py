@@ -73,8 +73,6 @@ def _unpack(result, spec: str) -> dict:
 
 
 def run(args) -> int:
-    import torch
-
     from jpq2hw.compress import compress, to_qonnx
     from jpq2hw.compress.config import CompressConfig, load_config_file
     from jpq2hw.compress.metrics import model_metrics

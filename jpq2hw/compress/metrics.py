@@ -67,7 +67,7 @@ def summarize(layers: list[dict]) -> dict:
 def model_metrics(model, example_input: torch.Tensor) -> dict:
     """Metrics of a torch model: a model from `prepare_model` (quantized or not) or a plain float
     model (everything counted at 32 bits)."""
-    from jpq2hw.compress.qmodules import WEIGHT_LAYERS, QuantConvTranspose2d, QuantLinear
+    from jpq2hw.compress.qmodules import WEIGHT_LAYERS
 
     kinds = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
     shapes = {}

@@ -202,7 +202,6 @@ def _match_cost_volume(model, concat):
         sources.update([ls.input[0], rs.input[0]])
         nodes += [red, mul, ls, rs] + extra
     unique = list({id(n): n for n in nodes}.values())
-    inside = {o for n in unique for o in n.output}
     for n in unique:  # nothing outside the pattern may read its intermediate tensors
         if n is concat:
             continue

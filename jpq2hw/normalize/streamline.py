@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from onnx import helper, numpy_helper
+from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.intquant import int_quant, max_int, min_int
 

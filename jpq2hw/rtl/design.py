@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from jpq2hw.errors import JpqError
-from jpq2hw.rtl.graph import Layer, Network
+from jpq2hw.rtl.graph import Network
 from jpq2hw.rtl.kernels import Kernel, core_widths, input_slices, output_slices, trace_layer
 from jpq2hw.templating import render
 

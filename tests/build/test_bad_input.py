@@ -6,7 +6,6 @@ import sys
 import numpy as np
 import onnx
 import onnx.numpy_helper
-import pytest
 from onnx import TensorProto, helper
 
 from jpq2hw.cli import main

@@ -4,7 +4,6 @@ integer arithmetic with exact thresholds, and must equal the float64 evaluation 
 import numpy as np
 import pytest
 
-from build import models
 from jpq2hw.build import BuildOptions, run_build
 from jpq2hw.testing.qonnx_builder import QonnxBuilder
 

@@ -4,8 +4,6 @@ The exact oracle (Fractions, no float anywhere) is the ground truth for both ref
 float32 and the float64 path the build takes for accumulators wider than float32's 24-bit mantissa."""
 
 import re
-from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@ the other board families (the board files come from board/stream.json, so no sec
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest

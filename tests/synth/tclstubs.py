@@ -99,7 +99,7 @@ def fake_tools(bin_dir: Path, csynth_xml: Path, fail: str | None = None) -> Path
         "vivado": f'#!/bin/sh\n# fake vivado ... -source SCRIPT\necho "****** Vivado (stub)"\nexec tclsh {viv} "$7"\n',
     }
     if fail:
-        scripts[fail] = f'#!/bin/sh\necho "ERROR: [HLS 200-70] Compilation errors found (stub)"\nexit 1\n'
+        scripts[fail] = '#!/bin/sh\necho "ERROR: [HLS 200-70] Compilation errors found (stub)"\nexit 1\n'
     for name, text in scripts.items():
         tool = bin_dir / name
         tool.write_text(text)

@@ -4,7 +4,6 @@ The entry point: a shell syntax check, and the one-line refusal when no Xilinx i
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
