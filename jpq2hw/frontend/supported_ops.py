@@ -24,7 +24,11 @@ SUPPORTED_OPS = {
 # the input quantizer. jpq2hw/normalize/host_split.py moves them off the hardware.
 HOST_OPS = {
     "Softmax": "host tail", "LogSoftmax": "host tail", "Sigmoid": "host tail", "Tanh": "host tail",
-    "ArgMax": "host tail", "TopK": "host tail", "Exp": "host tail", "Squeeze": "layout", "Unsqueeze": "layout",
+    "ArgMax": "host tail", "TopK": "host tail", "Exp": "host tail", "Log": "host tail",
+    # distance heads (squared or absolute difference to prototypes, reduced over the embedding)
+    "ReduceSum": "host tail", "ReduceMean": "host tail", "ReduceL2": "host tail", "ReduceMax": "host tail",
+    "Pow": "host tail", "Sqrt": "host tail", "Abs": "host tail", "Neg": "host tail", "Div": "host tail",
+    "Squeeze": "layout", "Unsqueeze": "layout",
 }
 
 # Ops that only carry constants/layout and disappear in normalization.

@@ -70,7 +70,9 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
 
 
 def _label(node) -> str:
-    return f"node '{node.name or (node.output[0] if node.output else '?')}' ({node.op_type})"
+    name = node.name or (node.output[0] if node.output else "?")
+    source = next((p.value for p in node.metadata_props if p.key == "jpq2hw.source_name"), name)
+    return f"node '{name}' ({node.op_type})" if source == name else f"node '{name}' ({node.op_type}, '{source}' in the file)"
 
 
 def _check_input_type(value_info, source: str) -> None:
@@ -301,18 +303,19 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
 def validate_hardware_ops(model: ModelWrapper, source: str) -> None:
     """After normalization: an op that is only hardware as part of a pattern must have been absorbed by it."""
     for node in model.graph.node:
+        if node.op_type in PATTERN_OPS and node.op_type not in SUPPORTED_OPS:
+            also = " or in a host tail after the last quantized layer" if node.op_type in HOST_OPS else ""
+            raise JpqError(
+                f"{source}: {_label(node)}: op {node.op_type} is supported only as part of a "
+                f"{PATTERN_OPS[node.op_type]}{also}, and this one is neither"
+            )
         if node.op_type in HOST_OPS and HOST_OPS[node.op_type] == "layout":
             raise JpqError(
                 f"{source}: {_label(node)}: op {node.op_type} is supported only in a host tail after the last "
-                f"quantized layer (before Softmax/Sigmoid/ArgMax-like ops), not inside the hardware"
+                f"quantized layer (with the Softmax/Sigmoid/ArgMax or distance ops there), not inside the hardware"
             )
         if node.op_type in HOST_OPS and HOST_OPS[node.op_type] == "host tail":
             raise JpqError(
                 f"{source}: {_label(node)}: op {node.op_type} has no fixed-point form; it can run on the host "
                 f"only at the end of the model, after the last quantized layer"
-            )
-        if node.op_type in PATTERN_OPS and node.op_type not in SUPPORTED_OPS:
-            raise JpqError(
-                f"{source}: {_label(node)}: op {node.op_type} is supported only as part of a "
-                f"{PATTERN_OPS[node.op_type]}, and this one does not match that pattern"
             )

@@ -1,7 +1,9 @@
 """Split off the float head and tail that cannot be exact fixed point, so the quantized core becomes hardware.
 
-- tail: the chain of float ops after the core's output (Softmax, Sigmoid, Tanh, ArgMax, TopK, with the
-  Reshape/Squeeze/Flatten around them). It runs on the host, in onnxruntime, on the hardware's output.
+- tail: the float ops after the core's output (Softmax, Sigmoid, Tanh, ArgMax, TopK; distance heads such as
+  Unsqueeze/Sub/Mul/ReduceSum/Squeeze, where an op may take the same tensor twice), with the layout ops around
+  them. It is a subgraph fed by one core tensor and constants; it runs on the host, in onnxruntime, on the
+  hardware's output.
 - head: elementwise float ops on the graph input before its quantizer (input scaling, mean subtraction).
   They run on the host before the input is quantized.
 The core keeps the Quant nodes, so its input and output types stay exact; the build checks the core bit for bit
@@ -17,9 +19,25 @@ import onnx
 from onnx.utils import Extractor
 from qonnx.core.modelwrapper import ModelWrapper
 
-TAIL_FLOAT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp"}
+# ops with no fixed-point form: where they follow the core, they make a host tail
+TAIL_FLOAT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp", "Log",
+                  "ReduceSum", "ReduceMean", "ReduceL2", "ReduceMax", "Pow", "Sqrt", "Abs", "Neg", "Div"}
 TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"}
+# elementwise ops the hardware folds when one input is a constant; with two data inputs (a square, a
+# difference of two head tensors) they belong to the tail
+TAIL_ARITH_OPS = {"Mul", "Add", "Sub"}
+HARDWARE_LAYOUT_OPS = {"Reshape", "Flatten", "Identity"}  # the layout ops the hardware graph can carry
 HEAD_OPS = {"Mul", "Div", "Add", "Sub"}
+
+
+# The host parts run in float32 (onnxruntime); the whole model's reference may run in float64. An output agrees
+# when |host - reference| <= HOST_ATOL + HOST_RTOL * |reference|: a few float32 roundings, nothing more.
+HOST_RTOL = 1e-5
+HOST_ATOL = 1e-6
+
+
+def within_tolerance(got: np.ndarray, want: np.ndarray) -> bool:
+    return bool(np.all(np.abs(got.astype(np.float64) - want) <= HOST_ATOL + HOST_RTOL * np.abs(want)))
 
 
 @dataclass
@@ -43,26 +61,74 @@ class HostPart:
 
 
 def _extract(model: ModelWrapper, inputs: list[str], outputs: list[str]) -> onnx.ModelProto:
-    part = Extractor(model.model).extract_model(inputs, outputs)
+    whole = onnx.ModelProto.FromString(model.model.SerializeToString())
+    annotations = list(whole.graph.quantization_annotation)
+    del whole.graph.quantization_annotation[:]  # onnx's Extractor refuses graphs that carry them
+    part = Extractor(whole).extract_model(inputs, outputs)
+    names = {t for n in part.graph.node for t in list(n.input) + list(n.output)}
+    part.graph.quantization_annotation.extend(a for a in annotations if a.tensor_name in names)
     io = set(inputs) | set(outputs)
     for vi in [v for v in part.graph.value_info if v.name in io]:
         part.graph.value_info.remove(vi)  # declared as graph input/output now; a duplicate breaks qonnx's renaming
     return part
 
 
+def _dynamic_inputs(model: ModelWrapper, node) -> list[str]:
+    return [i for i in node.input if i and model.get_initializer(i) is None]
+
+
+def _needs_host(model: ModelWrapper, node) -> bool:
+    if node.op_type in TAIL_FLOAT_OPS:
+        return True
+    if node.op_type in TAIL_ARITH_OPS:
+        return len(_dynamic_inputs(model, node)) > 1
+    return node.op_type not in HARDWARE_LAYOUT_OPS  # Squeeze/Unsqueeze have no hardware form
+
+
+def _tail_region(model: ModelWrapper) -> list:
+    """The nodes that end the graph and could run on the host: walk back from the output through tail ops."""
+    region, todo = {}, [model.graph.output[0].name]
+    while todo:
+        node = model.find_producer(todo.pop())
+        if node is None or node.name in region or node.op_type not in TAIL_FLOAT_OPS | TAIL_LAYOUT_OPS | TAIL_ARITH_OPS:
+            continue
+        region[node.name] = node
+        todo.extend(_dynamic_inputs(model, node))
+    return [n for n in model.graph.node if n.name in region]  # graph (topological) order
+
+
+def _fed_by(model: ModelWrapper, region: list, tensor: str) -> list:
+    """The region's nodes computable from `tensor` and constants alone."""
+    known, nodes = {tensor}, []
+    for node in region:
+        if all(i in known for i in _dynamic_inputs(model, node)):
+            nodes.append(node)
+            known.update(node.output)
+    return nodes
+
+
 def split_tail(model: ModelWrapper) -> tuple[ModelWrapper, HostPart | None]:
+    """Cut the graph at the core tensor closest to the output whose downstream nodes hold every op that needs
+    the host, and that feeds nothing but them."""
     out = model.graph.output[0].name
-    tensor, chain = out, []
-    while True:
-        node = model.find_producer(tensor)
-        if node is None or node.op_type not in TAIL_FLOAT_OPS | TAIL_LAYOUT_OPS:
-            break
-        if len(model.find_consumers(node.input[0]) or []) > 1:
-            break  # the core's tensor feeds something else too
-        chain.append(node)
-        tensor = node.input[0]
-    if not any(n.op_type in TAIL_FLOAT_OPS for n in chain):
-        return model, None
+    region = _tail_region(model)
+    host_only = {n.name for n in region if _needs_host(model, n)}
+    if not host_only:
+        return model, None  # constant scales and reshapes: the hardware folds them
+    cuts = {i for n in region for i in _dynamic_inputs(model, n)} | {o for n in region for o in n.output}
+    best = None
+    for tensor in sorted(cuts):
+        if model.find_producer(tensor) is None:
+            continue  # the graph input: there would be no core
+        tail = _fed_by(model, region, tensor)
+        names = {n.name for n in tail}
+        produced = {o for n in tail for o in n.output}
+        leaks = [c for t in produced | {tensor} for c in model.find_consumers(t) or [] if c.name not in names]
+        if out in produced and host_only <= names and not leaks and (best is None or len(tail) < len(best[1])):
+            best = (tensor, tail)
+    if best is None:
+        return model, None  # the host ops are tangled with the core: validation names them
+    tensor = best[0]
     tail = HostPart(_extract(model, [tensor], [out]), "tail")
     core = ModelWrapper(_extract(model, [model.graph.input[0].name], [tensor]))
     return core, tail

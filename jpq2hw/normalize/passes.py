@@ -50,8 +50,10 @@ class Normalized:
 def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
     complete_node_attributes(model)
     quantize_annotated_input(model, source)
+    separate_repeated_inputs(model)
+    remember_source_names(model)
     model = cleanup_model(model, override_inpsize=1)
-    model = model.transform(RemoveIdentityOps())
+    model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     model, tail = split_tail(model)
     model, head = split_head(model)
@@ -112,6 +114,30 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{name}_annotated_type",
                                                 domain="qonnx.custom_op.general", signed=int(signed), narrow=0,
                                                 rounding_mode="ROUND"))
+
+
+SOURCE_NAME_KEY = "jpq2hw.source_name"
+
+
+def remember_source_names(model: ModelWrapper) -> None:
+    """qonnx's cleanup renames every node (Op_N); keep the file's name on the node so errors can name both."""
+    for node in model.graph.node:
+        if node.name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
+            node.metadata_props.add(key=SOURCE_NAME_KEY, value=node.name)
+
+
+def separate_repeated_inputs(model: ModelWrapper) -> None:
+    """A node that takes one tensor twice (Mul(d, d), a square) loses the second one in qonnx's tensor renaming,
+    which renames only the first occurrence per node. Feed the repeats through Identity nodes for the cleanup."""
+    for node in list(model.graph.node):
+        seen = set()
+        for k, name in enumerate(node.input):
+            if name and name in seen and model.get_initializer(name) is None:
+                copy = model.make_new_valueinfo_name()
+                model.graph.node.insert(list(model.graph.node).index(node),
+                                        helper.make_node("Identity", [name], [copy], name=f"{node.name}_repeat{k}"))
+                node.input[k] = copy
+            seen.add(name)
 
 
 def complete_node_attributes(model: ModelWrapper) -> None:

@@ -22,7 +22,8 @@ def as_build_report(estimate_report):
     """What jpq2hw build writes (issue 2 keys) plus the estimate."""
     return {**estimate_report, "backend": "Vitis", "reuse_factor": 1, "bit_exact": True, "vectors": 100,
             "mismatched_vectors": 0, "max_abs_error": 0.0, "first_divergent_layer": None,
-            "reference": "onnxruntime-qcdq-float32", "axis_wrapper": "bit-exact",
+            "reference": "onnxruntime-qcdq-float32", "axis_wrapper": "bit-exact", "host_ops": [],
+            "host_tail_max_abs_error": None, "host_tail_within_tolerance": True,
             "hls_types": {"Conv_0": {"weight_t": "ap_fixed<4,1>"}}, "timings_s": {"load": 0.1, "compile": 9.0}}
 
 
@@ -45,6 +46,17 @@ def test_markdown_sections(estimate_report):
     assert "## Time per step" not in md
     built = render_markdown(as_build_report(estimate_report))
     assert "**Bit-exact** | **yes**" in built and "## Time per step" in built
+
+
+def test_reports_say_what_runs_where(estimate_report):
+    built = as_build_report(estimate_report)
+    assert "Everything runs in hardware" in render_markdown(built)
+    host = {**built, "host_ops": [{"name": "ReduceSum_0", "op": "ReduceSum", "where": "host (tail, onnxruntime float32)"}],
+            "host_tail_max_abs_error": 2.5e-7, "host_tail_within_tolerance": False}
+    md, html = render_markdown(host), render_html(host)
+    assert "| ReduceSum_0 | ReduceSum | host (tail, onnxruntime float32) |" in md
+    assert "2.5e-07, OUTSIDE the float tolerance" in md and "Everything runs in hardware" not in md
+    assert 'id="where"' in html and "<td class=\"l\">ReduceSum_0</td>" in html and "OUTSIDE" in html
 
 
 def test_html_is_self_contained_and_has_the_sections(estimate_report):

@@ -4,7 +4,7 @@
   (a binary net with BatchNorm, a bipolar-output net, old-domain Quant nodes without rounding_mode,
   per-channel float weight scales); set
   JPQ2HW_ZOO_FULL=1 to build every one (each is a g++ compile, 40-80 s on 2 cores).
-- Models jpq2hw refuses today: one line on stderr, exit 2, naming the node (open items of issue 9).
+- What stays impossible (a host-only op inside the hardware part): one line on stderr, exit 2, naming the node.
 """
 
 import contextlib
@@ -49,6 +49,7 @@ EXACT_CI = [
     ("brevitas_mlp_perchannel", "parallel"),  # per-channel float weight scales, float biases
     ("qkeras_cnn_nhwc_sigmoid", "parallel"),  # NHWC input, no pads, quantized conv bias, sigmoid on the host
     ("finn_datatype_input", "parallel"),  # input typed by a finn_datatype annotation (UINT8), no input Quant
+    ("squeeze_distance_head", "parallel"),  # Unsqueeze/Sub/Mul(d, d)/ReduceSum/Squeeze distance head on the host
 ]
 EXACT_FULL = [
     ("wide_act_10bit", "parallel"),
@@ -58,6 +59,7 @@ EXACT_FULL = [
     ("old_domain_quant_empty", "parallel"),
     ("brevitas_cnn1d_bn_pool", "parallel"),
     ("brevitas_cnn1d_bn_pool", "stream"),
+    ("unsqueeze_sub_squeeze_head", "parallel"),
 ]
 
 
@@ -78,13 +80,25 @@ def test_zoo_model_is_bit_exact(zoo_model, tmp_path, name, io_type):
         assert set(np.unique(out)) <= {-1.0, 1.0}
 
 
-# --- refused today: one line naming the node, exit 2 -----------------------------------------------------------
+# --- what stays impossible: one line naming the node, exit 2 ----------------------------------------------------
 
-@pytest.mark.parametrize("name,words", [
-    ("squeeze_distance_head", ["Unsqueeze_0", "Unsqueeze"]),  # distance head: layout ops inside the hardware
-    ("unsqueeze_sub_squeeze_head", ["Unsqueeze_0", "Unsqueeze"]),  # a layout op inside the hardware part
-])
-def test_zoo_model_refused_today(zoo_model, tmp_path, capsys, name, words):
-    path = zoo_model(name)
-    capsys.readouterr()  # drop the exporters' chatter
-    assert_refused(tmp_path, capsys, path, *words)
+def test_zoo_distance_head_inside_the_hardware_is_refused(zoo_model, tmp_path, capsys):
+    """The same distance head, but its distances feed another quantized layer: the Unsqueeze is then inside the
+    hardware part, which has no form for it."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(zoo_model("squeeze_distance_head"))
+    graph = model.graph
+    out = graph.output[0].name
+    params = [helper.make_tensor(f"requant_{k}", onnx.TensorProto.FLOAT, [], [v])
+              for k, v in (("scale", 0.25), ("zeropt", 0.0), ("bits", 8.0))]
+    graph.initializer.extend(params)
+    graph.node.append(helper.make_node("Quant", [out] + [p.name for p in params], ["requant"], name="requant",
+                                       domain="qonnx.custom_op.general", signed=0, narrow=0, rounding_mode="ROUND"))
+    graph.node.append(helper.make_node("Relu", ["requant"], ["again"], name="relu_again"))
+    graph.output[0].name = "again"
+    path = tmp_path / "inside.onnx"
+    onnx.save(model, path)
+    capsys.readouterr()
+    assert_refused(tmp_path, capsys, path, "unsqueeze", "Unsqueeze", "not inside the hardware")
