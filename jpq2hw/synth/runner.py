@@ -57,8 +57,11 @@ def prepare(project: SynthProject, steps: list[planning.Step]) -> None:
         vec = project.out / "vectors"
         if not (vec / "inputs.npy").is_file() or not (vec / "expected.npy").is_file():
             raise JpqError(f"{project.out}: vectors/inputs.npy and expected.npy are needed for the stream harness")
-        write_harness_roms(project.board_dir / "harness", project.stream["ports"], np.load(vec / "inputs.npy"),
-                           np.load(vec / "expected.npy"))
+        # float scales: the core is integer, its own vectors are the codes (hw_*.npy)
+        names = ("hw_inputs.npy", "hw_outputs.npy") if (vec / "hw_outputs.npy").is_file() \
+            else ("inputs.npy", "expected.npy")
+        write_harness_roms(project.board_dir / "harness", project.stream["ports"], np.load(vec / names[0]),
+                           np.load(vec / names[1]))
 
 
 def record(project: SynthProject, stage: str, done: list[str]) -> dict:
