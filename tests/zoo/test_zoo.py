@@ -60,6 +60,7 @@ EXACT_FULL = [
     ("brevitas_cnn1d_bn_pool", "parallel"),
     ("brevitas_cnn1d_bn_pool", "stream"),
     ("unsqueeze_sub_squeeze_head", "parallel"),
+    ("qkeras_cnn_nhwc_sigmoid", "stream"),
 ]
 
 
