@@ -104,6 +104,12 @@ def needs_streamline(model: ModelWrapper) -> bool:
         s = np.asarray(scale, dtype=np.float64).ravel()
         if np.any(s <= 0) or len(set(s.tolist())) > 1 or np.frexp(s[0])[0] != 0.5:
             return True
+    for node in model.graph.node:  # a float rescale between quantizers (e.g. x / 255 after a UINT8 input)
+        if node.op_type in ("Mul", "Div"):
+            k = next((model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None), None)
+            k = None if k is None else np.asarray(k, dtype=np.float64).ravel()
+            if k is not None and (np.any(k <= 0) or len(set(k.tolist())) > 1 or np.frexp(k[0])[0] != 0.5):
+                return True
     return False
 
 

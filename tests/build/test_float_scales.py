@@ -56,3 +56,32 @@ def test_bipolar_outputs_stay_plus_minus_one(model_file, tmp_path):
     codes = np.load(tmp_path / "o" / "vectors" / "hw_outputs.npy")
     assert set(np.unique(codes)) == {-1.0, 1.0}  # never 0/1: the hardware keeps the bipolar encoding
     assert set(np.unique(np.sign(out))) == {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("annotated", [False, True])
+def test_rescaled_integer_input_folds_into_the_input_type(tmp_path, annotated):
+    """A head that only rescales a quantized input (UINT8 codes / 255, as image pipelines write it): the divide
+    folds into the input's scale, the hardware takes the codes, and the result is exact. hls4ml alone stops with
+    "Unexpected new precision type" on this graph."""
+    import onnx
+    from onnx import helper
+
+    b = QonnxBuilder([1, 16], in_bits=8, in_signed=False, in_scale_exp=0, seed=3)
+    if annotated:  # FINN style: the input is typed UINT8 by an annotation, no Quant node
+        first = b.nodes.pop(0)
+        b.inits = [i for i in b.inits if i.name not in first.input]
+        b.x = "x"
+    b.nodes.append(helper.make_node("Div", [b.x, b._const("k255", np.float32(255.0))], ["scaled"], name="div_255"))
+    b.shapes["scaled"] = [1, 16]
+    x = b.quant(b.relu(b.dense("scaled", 12, wbits=4, sparsity=0.3)), 4, False, -2)
+    x = b.quant(b.dense(x, 6, wbits=4, sparsity=0.3), 6, True, -2)
+    model = b.build(x).model
+    if annotated:
+        ann = onnx.TensorAnnotation(tensor_name="x")
+        ann.quant_parameter_tensor_names.add(key="finn_datatype", value="UINT8")
+        model.graph.quantization_annotation.append(ann)
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    code, report = run_build(BuildOptions(model=tmp_path / "m.onnx", out=tmp_path / "o", quiet=True, vectors=60))
+    assert code == 0 and report["bit_exact"] and report["mismatched_vectors"] == 0
+    assert report["input_type"].startswith("ufixed<8,8")  # the codes 0..255 themselves
+    assert not any(h["op"] == "Div" for h in report["host_ops"])  # folded, not run on the host
