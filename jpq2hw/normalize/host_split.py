@@ -47,7 +47,8 @@ class HostPart:
 
     @property
     def ops(self) -> list[dict]:
-        return [{"name": n.name, "op": n.op_type, "where": f"host ({self.where}, onnxruntime float32)"}
+        return [{"name": n.name, "op": n.op_type, "where": f"host ({self.where}, onnxruntime float32)",
+                 "source_name": next((p.value for p in n.metadata_props if p.key == "jpq2hw.source_name"), n.name)}
                 for n in self.model.graph.node]
 
     def run(self, xs: np.ndarray) -> np.ndarray:

@@ -54,9 +54,11 @@ def test_reports_say_what_runs_where(estimate_report):
     host = {**built, "host_ops": [{"name": "ReduceSum_0", "op": "ReduceSum", "where": "host (tail, onnxruntime float32)"}],
             "host_tail_max_abs_error": 2.5e-7, "host_tail_within_tolerance": False}
     md, html = render_markdown(host), render_html(host)
-    assert "| ReduceSum_0 | ReduceSum | host (tail, onnxruntime float32) |" in md
+    assert "| ReduceSum_0 | - | ReduceSum | host (tail, onnxruntime float32) |" in md
     assert "2.5e-07, OUTSIDE the float tolerance" in md and "Everything runs in hardware" not in md
     assert 'id="where"' in html and "<td class=\"l\">ReduceSum_0</td>" in html and "OUTSIDE" in html
+    named = {**host, "host_ops": [{**host["host_ops"][0], "source_name": "reduce_sum"}]}
+    assert "| ReduceSum_0 | reduce_sum | ReduceSum |" in render_markdown(named)
 
 
 def test_html_is_self_contained_and_has_the_sections(estimate_report):
