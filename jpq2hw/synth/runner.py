@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from jpq2hw.errors import EXIT_NOT_EXACT, JpqError, ToolMissing
+from jpq2hw.errors import EXIT_BAD_INPUT, EXIT_NOT_EXACT, JpqError, ToolMissing
 from jpq2hw.synth import plan as planning
 from jpq2hw.synth.project import SynthProject
 from jpq2hw.synth.words import write_harness_roms
@@ -64,21 +66,40 @@ def prepare(project: SynthProject, steps: list[planning.Step]) -> None:
                            np.load(vec / names[1]))
 
 
-def record(project: SynthProject, stage: str, done: list[str]) -> dict:
-    """Parse the synthesis report into report.json (and re-render report.md/.html); returns the report."""
+def disk_now(folder: Path) -> int:
+    """The file system's clock now (ns), read from the mtime of a scratch file in `folder`: the clock that stamps
+    the tools' results (time.time_ns() can run a few ms ahead of it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".start-") as marker:
+        return os.fstat(marker.fileno()).st_mtime_ns
+
+
+def is_fresh(path: Path, since: int | None) -> bool:
+    """`path` is a file written (or replaced, or copied into place) at or after `since` (any file when None).
+    The ctime counts too: a copy that keeps the source's mtime (Tcl's `file copy`) is still new."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return path.is_file() and (since is None or max(st.st_mtime_ns, st.st_ctime_ns) >= since)
+
+
+def record(project: SynthProject, stage: str, done: list[str], since: int | None = None) -> dict:
+    """Parse the synthesis report into report.json (and re-render report.md/.html); returns the report. With
+    `since` (the run's start, disk_now()), result files older than the run (left by an earlier one) are ignored."""
     from jpq2hw.report.build_report import write_reports
     from jpq2hw.report.hls_synth import parse_csynth
 
     report = json.loads((project.out / "report.json").read_text())
-    if project.csynth_xml.is_file():
+    if is_fresh(project.csynth_xml, since):
         report.setdefault("synthesis", {})["hls"] = parse_csynth(project.csynth_xml).to_dict()
     rel = lambda p: str(p.relative_to(project.out))  # noqa: E731
     run = {"stage": stage, "steps_done": done, "logs": [rel(project.synth_dir / f"{s}.log") for s in done]}
-    if project.ip_component.is_file():
+    if is_fresh(project.ip_component, since):
         run["ip"] = rel(project.ip_component.parent)
-    if project.bitstream.is_file():
+    if is_fresh(project.bitstream, since):
         run["bitstream"] = rel(project.bitstream)
-    if project.hwh.is_file():
+    if is_fresh(project.hwh, since):
         run["hwh"] = rel(project.hwh)
     report["synth_run"] = run
     write_reports(project.out, report)
@@ -100,19 +121,23 @@ def run_local(project: SynthProject, stage: str, xilinx_root: str | None, xilinx
                           f"pass --xilinx-root, or run in Docker with --docker IMAGE")
     prepare(project, steps)
     done: list[str] = []
+    run_start: int | None = None
     for s in steps:
         log = s.log(project)
         _say(quiet, f"- {s.name}: {s.shell(found[s.tool])}  (log: {log})")
         env = os.environ | s.env
+        step_start = disk_now(project.synth_dir)
+        run_start = step_start if run_start is None else run_start
         rc = stream_process([found[s.tool], *s.args], log, cwd=s.cwd, env=env, quiet=quiet)
-        missing_outputs = [p for p in s.produces if not p.exists()]
+        # A result left by an earlier run does not count: each must be written by this step.
+        missing_outputs = [p for p in s.produces if not is_fresh(p, step_start)]
         if rc != 0 or missing_outputs:
-            if done or project.csynth_xml.is_file():
-                record(project, stage, done)
+            if done or is_fresh(project.csynth_xml, run_start):
+                record(project, stage, done, since=run_start)
             why = f"exited with {rc}" if rc != 0 else f"did not write {missing_outputs[0].relative_to(project.out)}"
             raise SynthFailed(f"{s.name} failed: {s.tool} {why}; see {log}")
         done.append(s.name)
-    report = record(project, stage, done)
+    report = record(project, stage, done, since=run_start)
     summary = _summary(report)
     _say(quiet, f"{project.out}: {stage} done{summary}; report in {project.out / 'report.md'}")
     return 0
@@ -159,11 +184,23 @@ def run_docker(project: SynthProject, image: str, stage: str, xilinx_root: str, 
     problem = docker_engine_problem()
     if problem:
         raise ToolMissing(f"--docker {image}: {problem}; start Docker, or run with --local where Vitis HLS is installed")
+    if not Path(xilinx_root).is_dir():  # `docker run -v` would create it (as root) on the host
+        raise JpqError(f"--xilinx-root {xilinx_root}: no such folder; pass the folder that holds your Xilinx "
+                       f"install (Vitis_HLS/, Vivado/), or set XILINX_ROOT")
     log = project.synth_dir / "docker.log"
     _say(quiet, f"- docker: {shlex.join(cmd)}  (log: {log})")
     rc = stream_process(cmd, log, quiet=quiet)
+    if rc == EXIT_BAD_INPUT:
+        # The entry point (or `jpq2hw synth` in the image) refused: bad input or no tools there, not a tool failure.
+        raise JpqError(f"{stage} refused in the container (exit {rc}): {_last_line(log)}; see {log}")
     if rc != 0:
         # The container printed its own one-line error; 125-127 are docker's (no image, cannot start).
         hint = "docker could not start the image" if rc in (125, 126, 127) else f"{stage} failed in the container"
         raise SynthFailed(f"{hint} (exit {rc}); see {log} and {project.synth_dir}/")
     return 0
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line the container printed (its one-line error), without the `# docker run` header."""
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()[1:] if ln.strip()]
+    return re.sub(r"^jpq2hw \w+: error: ", "", lines[-1]) if lines else "no message"

@@ -4,6 +4,7 @@ whole run with stand-in Xilinx tools (tclsh running our scripts with stubbed com
 import json
 import shlex
 import shutil
+import time
 
 import pytest
 from tclstubs import VITIS_CSYNTH, fake_tools, tool_path
@@ -175,3 +176,71 @@ def test_missing_output_is_a_failure(build_copy, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", tool_path(bin_dir))
     code, _, err = synth(capsys, out, "--stage", "csynth")
     assert code == 1 and "did not write board/myproject_axis_prj/solution1/syn/report/csynth.xml" in err
+
+
+@needs_tclsh
+def test_rerun_does_not_pass_on_stale_results(build_copy, capsys, monkeypatch, tmp_path):
+    """The results of an earlier run are still on disk: a rerun whose tool exits 0 without writing fails, and a
+    rerun of an earlier stage does not report the old bitstream as its own."""
+    out = build_copy()
+    bin_dir = fake_tools(tmp_path / "bin", VITIS_CSYNTH)
+    monkeypatch.setenv("PATH", tool_path(bin_dir))
+    code, _, err = synth(capsys, out, "--stage", "bitstream")
+    assert code == 0, err
+    assert (out / "board" / "overlay" / "myproject_axis.bit").is_file()
+    time.sleep(0.05)  # past the file system clock's tick
+    code, _, err = synth(capsys, out, "--stage", "csynth")  # real stand-ins: passes, but the .bit is not its own
+    assert code == 0, err
+    run = json.loads((out / "report.json").read_text())["synth_run"]
+    assert run["steps_done"] == ["csynth"] and "bitstream" not in run and "hwh" not in run and "ip" not in run
+    time.sleep(0.05)
+    (bin_dir / "vivado").write_text("#!/bin/sh\necho done\nexit 0\n")
+    code, _, err = synth(capsys, out, "--stage", "bitstream")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "bitstream failed: vivado did not write board/overlay/myproject_axis.bit" in err
+    time.sleep(0.05)
+    (bin_dir / "vitis_hls").write_text("#!/bin/sh\necho done\nexit 0\n")
+    code, _, err = synth(capsys, out, "--stage", "csynth")
+    assert code == 1 and "csynth failed: vitis_hls did not write board/myproject_axis_prj/solution1/syn/report/" \
+                         "csynth.xml" in err
+
+
+def fake_docker(bin_dir, run_exit=0, run_message=""):
+    """A docker whose engine answers; `docker run` leaves bin_dir/ran and exits run_exit after printing a line."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    docker = bin_dir / "docker"
+    docker.write_text(f'#!/bin/sh\nif [ "$1" = info ]; then echo 24.0.7; exit 0; fi\ntouch {bin_dir}/ran\n'
+                      f'echo {shlex.quote(run_message)} >&2\nexit {run_exit}\n')
+    docker.chmod(0o755)
+    return bin_dir
+
+
+def test_docker_refuses_a_missing_xilinx_root(built, capsys, monkeypatch, tmp_path):
+    fake = fake_docker(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    missing = tmp_path / "no" / "Xilinx"
+    code, out, err = synth(capsys, built, "--docker", "img", "--stage", "csynth", "--xilinx-root", missing)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"--xilinx-root {missing}: no such folder" in err
+    assert not (fake / "ran").exists() and not missing.exists()  # docker never ran, so it created nothing
+    monkeypatch.setenv("XILINX_ROOT", str(missing))  # the same from the environment
+    code, _, err = synth(capsys, built, "--docker", "img", "--stage", "csynth")
+    assert code == 2 and f"--xilinx-root {missing}: no such folder" in err and not (fake / "ran").exists()
+
+
+def test_docker_refusal_in_the_container_is_exit_2(build_copy, capsys, monkeypatch, tmp_path):
+    """The entry point's exit 2 (no settings64.sh in the mounted install) is a one-line refusal, not a step failure."""
+    out = build_copy()
+    root = tmp_path / "Xilinx"
+    root.mkdir()
+    message = (f"jpq2hw synth: error: no settings64.sh under {root}/{{Vitis_HLS,Vitis,Vivado}}/2023.2: mount your "
+               f"Xilinx install (-v {root}:{root}:ro) and set XILINX_VERSION")
+    fake = fake_docker(tmp_path / "bin", run_exit=2, run_message=message)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    code, _, err = synth(capsys, out, "--docker", "img", "--stage", "csynth", "--xilinx-root", root, "-q")
+    assert (fake / "ran").exists()
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"no settings64.sh under {root}/" in err and "exit 2" in err and "failed" not in err
+    fake_docker(fake, run_exit=1, run_message="jpq2hw synth: error: csynth failed")  # other exits: still exit 1
+    code, _, err = synth(capsys, out, "--docker", "img", "--stage", "csynth", "--xilinx-root", root, "-q")
+    assert code == 1 and "csynth failed in the container (exit 1)" in err
