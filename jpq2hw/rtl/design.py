@@ -75,8 +75,24 @@ def write_design(net: Network, folder: Path, source: str = "model", weights_over
     kernels = kernels if kernels is not None else trace_network(net, weights_override)
     trace_s = time.perf_counter() - t0
     folder = Path(folder)
+    # written into a sibling temp folder and renamed over `folder` only once complete: a refusal (constant
+    # layer, lookup table, conv after flatten) or any other failure leaves the previous `folder` as it was
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        design = _write_into(net, tmp, source, kernels, trace_s)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if folder.exists():
         shutil.rmtree(folder)
+    tmp.rename(folder)
+    design.folder = folder
+    return design
+
+
+def _write_into(net: Network, folder: Path, source: str, kernels: list[Kernel], trace_s: float) -> Design:
     (folder / "src" / "static").mkdir(parents=True)
     (folder / "sim").mkdir()
     (folder / "synth").mkdir()

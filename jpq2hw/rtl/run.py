@@ -110,18 +110,32 @@ def run_rtl(out: Path, board: str | None = None, synth: str = "all", vectors: in
         report = json.loads(report_file.read_text())
     except json.JSONDecodeError as exc:
         raise JpqError(f"{report_file}: not valid JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JpqError(f"{report_file}: cannot read ({type(exc).__name__}: {exc})") from None
+    if not isinstance(report, dict):
+        raise JpqError(f"{report_file}: not a jpq2hw report (a JSON {type(report).__name__}, not an object)")
     board_obj = boards.load_board(board or report.get("board", "pynq-z2"))
     vec = out / "vectors"
     if (vec / "hw_inputs.npy").is_file() and (vec / "hw_outputs.npy").is_file():
         # float scales: the hardware sees integer codes; its outputs were proven equal to the reference's
-        xs, expected = np.load(vec / "hw_inputs.npy"), np.load(vec / "hw_outputs.npy")
+        xs_file, expected_file = vec / "hw_inputs.npy", vec / "hw_outputs.npy"
     else:
-        xs, expected = np.load(vec / "inputs.npy"), np.load(vec / "expected.npy")
+        xs_file, expected_file = vec / "inputs.npy", vec / "expected.npy"
+    xs, expected = _load_vectors(xs_file), _load_vectors(expected_file)
+    if len(xs) != len(expected):
+        raise JpqError(f"{xs_file} holds {len(xs)} vectors but {expected_file} holds {len(expected)}")
     if vectors is not None:
         if vectors < 1:
             raise JpqError(f"--vectors {vectors}: need at least 1")
         xs, expected = xs[:vectors], expected[:vectors]
-    model = ModelWrapper(str(out / "model_normalized.onnx"))
+    model_file = out / "model_normalized.onnx"
+    try:
+        model = ModelWrapper(str(model_file))
+    except Exception as exc:
+        raise JpqError(f"{model_file}: cannot read the ONNX model ({type(exc).__name__}: "
+                       f"{_first_line(exc)})") from None
+    if not model.graph.input or not model.graph.node:
+        raise JpqError(f"{model_file}: an empty ONNX graph (no inputs or no nodes); rerun `jpq2hw build`")
     progress = Progress(quiet=quiet)
     section = rtl_for_build(out, model, xs, expected, board_obj, progress, estimate=report.get("estimate"),
                             synth=synth, source=report.get("model", str(out)))
@@ -129,6 +143,21 @@ def run_rtl(out: Path, board: str | None = None, synth: str = "all", vectors: in
     report_file.write_text(json.dumps(report, indent=1) + "\n")
     progress.info(summary_line(out, section))
     return (EXIT_OK if section["bit_exact"] else EXIT_NOT_EXACT), report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no detail"
+
+
+def _load_vectors(path: Path) -> np.ndarray:
+    try:
+        arr = np.load(path)
+    except Exception as exc:
+        raise JpqError(f"{path}: cannot read the vectors ({type(exc).__name__}: {_first_line(exc)})") from None
+    if not isinstance(arr, np.ndarray) or arr.ndim == 0:
+        raise JpqError(f"{path}: not an array of vectors (one row per vector)")
+    return arr
 
 
 def summary_line(out: Path, s: dict) -> str:
