@@ -19,13 +19,12 @@ keeps the last D pixels' right-view features in a shift register per row), overl
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from onnx import helper
 
 from jpq2hw.annotate.fixed import Range
+from jpq2hw.paths import TEMPLATES
 from jpq2hw.templating import render
 
 DOMAIN = "jpq2hw.stereo"
@@ -366,9 +365,7 @@ def _hls4ml_parts():
         register_onnx_layer_handler("StereoCostVolume", parse_cost_volume)
         register_onnx_layer_handler("StereoArgmax", parse_argmax)
 
-    header_dir = Path(tempfile.mkdtemp(prefix="jpq2hw_stereo_"))
-    header = header_dir / "nnet_stereo.h"
-    header.write_text(render("stereo/nnet_stereo.h.j2"))
+    header = TEMPLATES / "stereo" / "nnet_stereo.h"  # plain C++: registered as is, no temp copy per import
     for name in ("Vivado", "Vitis"):
         backend = hls4ml.backends.get_backend(name)
         backend.register_template(CostVolumeConfig)
