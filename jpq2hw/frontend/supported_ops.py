@@ -18,18 +18,15 @@ SUPPORTED_OPS = {
     "Identity": "removed",
     "Concat": "Concatenate",
     "Mul": "scaling by a power-of-two constant (folded into the fixed-point type)",
+    "Div": "division by a constant (folded exactly into the integer arithmetic and thresholds)",
 }
 
-# Float ops that run on the host: in the tail after the quantized core, or (Mul/Div/Add/Sub) in the head before
-# the input quantizer. jpq2hw/normalize/host_split.py moves them off the hardware.
-HOST_OPS = {
-    "Softmax": "host tail", "LogSoftmax": "host tail", "Sigmoid": "host tail", "Tanh": "host tail",
-    "ArgMax": "host tail", "TopK": "host tail", "Exp": "host tail", "Log": "host tail",
-    # distance heads (squared or absolute difference to prototypes, reduced over the embedding)
-    "ReduceSum": "host tail", "ReduceMean": "host tail", "ReduceL2": "host tail", "ReduceMax": "host tail",
-    "Pow": "host tail", "Sqrt": "host tail", "Abs": "host tail", "Neg": "host tail", "Div": "host tail",
-    "Squeeze": "layout", "Unsqueeze": "layout",
-}
+# Float ops with no fixed-point form: they run on the host, in the tail after the quantized core
+# (jpq2hw/normalize/host_split.py moves them off the hardware, with the Squeeze/Unsqueeze around them).
+HOST_TAIL_OPS = ("Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp", "Log",
+                 # distance heads (squared or absolute difference to prototypes, reduced over the embedding)
+                 "ReduceSum", "ReduceMean", "ReduceL2", "ReduceMax", "Pow", "Sqrt", "Abs", "Neg")
+HOST_OPS = {op: "host tail" for op in HOST_TAIL_OPS} | {"Squeeze": "layout", "Unsqueeze": "layout"}
 
 # Ops that only carry constants/layout and disappear in normalization.
 CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}

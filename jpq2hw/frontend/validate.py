@@ -6,12 +6,13 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.node_names import node_label as _label
 from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS
 
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
     "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
-    "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
+    "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "Div": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
     "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),
 }
 MAX_ELEMENTS = 1 << 26  # a tensor larger than this cannot be a model for these boards
@@ -67,12 +68,6 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
-
-
-def _label(node) -> str:
-    name = node.name or (node.output[0] if node.output else "?")
-    source = next((p.value for p in node.metadata_props if p.key == "jpq2hw.source_name"), name)
-    return f"node '{name}' ({node.op_type})" if source == name else f"node '{name}' ({node.op_type}, '{source}' in the file)"
 
 
 def _check_input_type(value_info, source: str) -> None:

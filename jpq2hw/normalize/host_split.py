@@ -13,19 +13,21 @@ and the host parts against onnxruntime with a float tolerance (report.json: host
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import onnx
 from onnx.utils import Extractor
 from qonnx.core.modelwrapper import ModelWrapper
 
-# ops with no fixed-point form: where they follow the core, they make a host tail
-TAIL_FLOAT_OPS = {"Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp", "Log",
-                  "ReduceSum", "ReduceMean", "ReduceL2", "ReduceMax", "Pow", "Sqrt", "Abs", "Neg", "Div"}
+from jpq2hw.frontend.node_names import source_name
+from jpq2hw.frontend.supported_ops import HOST_TAIL_OPS
+
+TAIL_FLOAT_OPS = set(HOST_TAIL_OPS)  # ops with no fixed-point form: after the core, they make a host tail
 TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"}
 # elementwise ops the hardware folds when one input is a constant; with two data inputs (a square, a
 # difference of two head tensors) they belong to the tail
-TAIL_ARITH_OPS = {"Mul", "Add", "Sub"}
+TAIL_ARITH_OPS = {"Mul", "Div", "Add", "Sub"}
 HARDWARE_LAYOUT_OPS = {"Reshape", "Flatten", "Identity"}  # the layout ops the hardware graph can carry
 HEAD_OPS = {"Mul", "Div", "Add", "Sub"}
 
@@ -48,16 +50,19 @@ class HostPart:
     @property
     def ops(self) -> list[dict]:
         return [{"name": n.name, "op": n.op_type, "where": f"host ({self.where}, onnxruntime float32)",
-                 "source_name": next((p.value for p in n.metadata_props if p.key == "jpq2hw.source_name"), n.name)}
+                 "source_name": source_name(n)}
                 for n in self.model.graph.node]
 
-    def run(self, xs: np.ndarray) -> np.ndarray:
-        """Run each sample (first axis) through the host part."""
+    @cached_property
+    def _session(self):
         import onnxruntime as ort
 
-        session = ort.InferenceSession(self.model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(self.model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run(self, xs: np.ndarray) -> np.ndarray:
+        """Run each sample (first axis) through the host part (the exported graphs have batch size 1)."""
         name = self.model.graph.input[0].name
-        outs = [session.run(None, {name: x[None].astype(np.float32)})[0][0] for x in xs]
+        outs = [self._session.run(None, {name: x[None].astype(np.float32)})[0][0] for x in xs]
         return np.stack(outs).astype(np.float64)
 
 

@@ -22,6 +22,7 @@ from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.node_names import SOURCE_NAME_KEY
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
@@ -114,9 +115,6 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{name}_annotated_type",
                                                 domain="qonnx.custom_op.general", signed=int(signed), narrow=0,
                                                 rounding_mode="ROUND"))
-
-
-SOURCE_NAME_KEY = "jpq2hw.source_name"
 
 
 def remember_source_names(model: ModelWrapper) -> None:

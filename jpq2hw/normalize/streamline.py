@@ -31,6 +31,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.intquant import int_quant, max_int, min_int
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.node_names import node_label
 
 THRESHOLD_OP = "Jpq2hwThreshold"
 THRESHOLD_DOMAIN = "jpq2hw"
@@ -108,8 +109,9 @@ def needs_streamline(model: ModelWrapper) -> bool:
         if node.op_type in ("Mul", "Div"):
             k = next((model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None), None)
             k = None if k is None else np.asarray(k, dtype=np.float64).ravel()
-            if k is not None and (np.any(k <= 0) or len(set(k.tolist())) > 1 or np.frexp(k[0])[0] != 0.5):
-                return True
+            if k is not None and (node.op_type == "Div" or np.any(k <= 0) or len(set(k.tolist())) > 1
+                                  or np.frexp(k[0])[0] != 0.5):
+                return True  # hls4ml has no Div; streamlining folds any constant divisor exactly
     return False
 
 
@@ -122,14 +124,14 @@ def _attr(node, name, default=None):
     return helper.get_attribute_value(a) if a is not None else default
 
 
-def _channel_vector(model: ModelWrapper, values: np.ndarray, node, n_chan: int) -> list[Fraction]:
+def _channel_vector(values: np.ndarray, node, n_chan: int, source: str) -> list[Fraction]:
     """A constant that varies at most along the last (channel) axis, as one Fraction per channel."""
     v = np.asarray(values, dtype=np.float64)
     if v.size == 1:
         return [_frac(v.ravel()[0])] * n_chan
     flat = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v.reshape(1, -1)
     if flat.shape[-1] != n_chan or np.any(flat != flat[0]):
-        raise JpqError(f"node '{node.name}': constant of shape {list(v.shape)} is not per-channel")
+        raise JpqError(f"{source}: {node_label(node)}: constant of shape {list(v.shape)} is not per-channel")
     return [_frac(x) for x in flat[0]]
 
 
@@ -145,7 +147,7 @@ class _Streamliner:
         self.input_scale: float | None = None
 
     def refuse(self, node, why: str):
-        raise JpqError(f"{self.source}: node '{node.name}' ({node.op_type}): {why}")
+        raise JpqError(f"{self.source}: {node_label(node)}: {why}")
 
     def n_chan(self, tensor: str) -> int:
         shape = self.m.get_tensor_shape(tensor)
@@ -244,7 +246,7 @@ class _Streamliner:
             self.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
             return
         n = self.n_chan(x)
-        s = _channel_vector(m, scale, node, n) if scale.size > 1 else [_frac(scale.ravel()[0])] * n
+        s = _channel_vector(scale, node, n, self.source)
         lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
         # power-of-two step with no offset: a plain (integer-valued) Quant node does it
         if bits > 1 and src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
@@ -297,7 +299,7 @@ class _Streamliner:
             self.host_ops.append({"name": node.name, "op": "BipolarQuant", "where": "host (input to -1/+1 codes)"})
             return
         n = self.n_chan(x)
-        s = _channel_vector(m, scale, node, n) if scale.size > 1 else [_frac(scale.ravel()[0])] * n
+        s = _channel_vector(scale, node, n, self.source)
         thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, -1, 1, "ROUND", n,
                                              bipolar=True)
         self._insert_thresholds(node, x, thresholds, signs, -1, 1, step=2)
@@ -413,7 +415,7 @@ class _Streamliner:
         if src.relu:
             self.refuse(node, "follows a ReLU whose input has an offset (no integer form)")
         n = self.n_chan(node.output[0])
-        c = _channel_vector(self.m, const, node, n)
+        c = _channel_vector(const, node, n, self.source)
         al = src.alpha * n if len(src.alpha) == 1 else src.alpha
         be = src.beta * n if len(src.beta) == 1 else src.beta
         alpha, beta = fn(al, be, c, const_first)

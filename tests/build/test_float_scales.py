@@ -79,3 +79,21 @@ def test_rescaled_integer_input_folds_into_the_input_type(tmp_path, annotated):
     assert code == 0 and report["bit_exact"] and report["mismatched_vectors"] == 0
     assert report["input_type"].startswith("ufixed<8,8")  # the codes 0..255 themselves
     assert not any(h["op"] == "Div" for h in report["host_ops"])  # folded, not run on the host
+
+
+def test_division_by_constants_is_exact(tmp_path):
+    """Div by a power of two after the input quantizer and by 3 after the last one: both fold exactly into the
+    integer hardware (hls4ml has no Div); neither runs on the host as a float op."""
+    from onnx import helper
+
+    b = QonnxBuilder([1, 16], in_bits=8, in_signed=False, in_scale_exp=0, seed=3)
+    b.nodes.append(helper.make_node("Div", [b.x, b._const("k4", np.float32(4.0))], ["xs"], name="div_4"))
+    b.shapes["xs"] = [1, 16]
+    x = b.quant(b.relu(b.dense("xs", 12, wbits=4, sparsity=0.3)), 4, False, -2)
+    x = b.quant(b.dense(x, 6, wbits=4, sparsity=0.3), 6, True, -2)
+    b.nodes.append(helper.make_node("Div", [x, b._const("k3", np.float32(3.0))], ["y"], name="div_3"))
+    b.shapes["y"] = [1, 6]
+    b.save("y", tmp_path / "m.onnx")
+    code, report = run_build(BuildOptions(model=tmp_path / "m.onnx", out=tmp_path / "o", quiet=True, vectors=60))
+    assert code == 0 and report["bit_exact"] and report["mismatched_vectors"] == 0
+    assert not any(h["op"] == "Div" for h in report["host_ops"])
