@@ -16,10 +16,10 @@ def grid_values(q: QuantSpec, ints: np.ndarray) -> np.ndarray:
 
 
 def int_bounds(q: QuantSpec) -> tuple[int, int]:
-    if q.signed:
-        lo, hi = -(1 << (q.bits - 1)), (1 << (q.bits - 1)) - 1
-        return (lo + 1 if q.narrow else lo), hi
-    return 0, (1 << q.bits) - 1
+    """The integer codes the Quant node can output (qonnx's definition: narrow drops one code, signed or not)."""
+    from qonnx.custom_op.general.intquant import max_int, min_int
+
+    return int(min_int(q.signed, q.narrow, q.bits)), int(max_int(q.signed, q.narrow, q.bits))
 
 
 def random_vectors(q: QuantSpec, shape: list[int], n: int, seed: int = 0) -> np.ndarray:
