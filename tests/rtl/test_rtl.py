@@ -38,6 +38,17 @@ def test_sparse_mlp_rtl_bit_exact(tmp_path, make):
     # the hand-written parts come from templates; da4ml's helpers are copied only if instantiated
     assert "templates/rtl/top_parallel.v.j2" in (folder / "rtl" / "src" / "jpq2hw_top.v").read_text()
     assert not (folder / "rtl" / "src" / "static" / "lookup_table.v").exists()
+    # rtl/run.sh re-runs the simulation and compares with the proven outputs; a wrong expectation fails it
+    import subprocess
+
+    rerun = subprocess.run(["sh", str(folder / "rtl" / "run.sh")], capture_output=True, text=True)
+    assert rerun.returncode == 0 and "bit-exact" in rerun.stdout, rerun.stdout + rerun.stderr
+    proven = folder / "rtl" / "sim" / "expected.hex"
+    words = proven.read_text().split()
+    words[-1] = format(int(words[-1], 16) ^ 1, "x").zfill(len(words[-1]))
+    proven.write_text("\n".join(words) + "\n")
+    rerun = subprocess.run(["sh", str(folder / "rtl" / "run.sh")], capture_output=True, text=True)
+    assert rerun.returncode == 1 and "differ" in rerun.stdout
 
 
 @needs_tools
