@@ -113,6 +113,44 @@ def exact_rule(layer, ins: list[Range]) -> Range:
     return out
 
 
+def apply_thresholds(x: np.ndarray, thresholds: np.ndarray, signs: np.ndarray, out_lo: int, out_step: int):
+    """What the C++ computes: out_lo + out_step * #{k : sign_c * x >= T_ck}, channel c on the last axis."""
+    signs = np.asarray(signs, dtype=np.float64).ravel()
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(len(signs), -1)
+    v = np.asarray(x, dtype=np.float64) * signs
+    return out_lo + out_step * np.sum(v[..., None] >= thr, axis=-1).astype(np.float64)
+
+
+def _qonnx_op():
+    """The node for qonnx's executor, so a hardware graph with thresholds can be run layer by layer (tracing)."""
+    from qonnx.custom_op.base import CustomOp
+
+    class Jpq2hwThreshold(CustomOp):
+        def get_nodeattr_types(self):
+            return {"out_lo": ("i", True, 0), "out_hi": ("i", True, 0), "out_step": ("i", False, 1)}
+
+        def _tensor(self, name):
+            return numpy_helper.to_array(next(a.t for a in self.onnx_node.attribute if a.name == name))
+
+        def make_shape_compatible_op(self, model):
+            return self.make_const_shape_op(model.get_tensor_shape(self.onnx_node.input[0]))
+
+        def infer_node_datatype(self, model):
+            from qonnx.core.datatype import DataType
+
+            model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
+
+        def execute_node(self, context, graph):
+            y = apply_thresholds(context[self.onnx_node.input[0]], self._tensor("thresholds"), self._tensor("signs"),
+                                 self.get_nodeattr("out_lo"), self.get_nodeattr("out_step"))
+            context[self.onnx_node.output[0]] = y.astype(np.float32)
+
+        def verify_node(self):
+            return []
+
+    return Jpq2hwThreshold
+
+
 def register() -> None:
     global _registered
     if _registered:
@@ -132,4 +170,9 @@ def register() -> None:
         backend.register_template(call_t)
         backend.register_source(TEMPLATES / "hls" / HEADER)
     exact_precision.register_rule(CLASS_NAME, exact_rule)
+    from qonnx.custom_op.registry import add_op_to_domain
+
+    from jpq2hw.normalize.streamline import THRESHOLD_DOMAIN
+
+    add_op_to_domain(THRESHOLD_DOMAIN, _qonnx_op())
     _registered = True

@@ -72,7 +72,7 @@ def first_divergent_layer(hls_model, hw_model: ModelWrapper, x: np.ndarray) -> s
     try:
         ref = execute_onnx(hw_model, {hw_model.graph.input[0].name: x.astype(np.float32)},
                            return_full_exec_context=True)
-    except Exception:  # a graph with jpq2hw's own ops (thresholds) that qonnx cannot execute
+    except Exception:  # a graph qonnx cannot execute: no trace, the verdict stands
         return None
     for layer in layers:
         name = tensor_of[layer.name]

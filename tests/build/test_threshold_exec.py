@@ -1,0 +1,29 @@
+"""The threshold node runs in qonnx's executor (for layer tracing) exactly as the requantization it replaces:
+the streamlined integer graph, executed node by node, gives the codes of the original float-scale graph."""
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from jpq2hw import extensions  # noqa: F401  (registers the threshold node with qonnx)
+from jpq2hw.annotate.quant_types import input_quant
+from jpq2hw.normalize.passes import normalize
+from jpq2hw.verify.reference import Reference
+from jpq2hw.verify.vectors import random_vectors
+
+
+@pytest.mark.parametrize("kind", ["brevitas_float_mlp", "brevitas_binary_mlp"])
+def test_streamlined_graph_executes_to_the_reference_codes(model_file, kind):
+    norm = normalize(ModelWrapper(str(model_file(kind))), kind)
+    hw, host = norm.hardware, norm.host
+    assert any(n.op_type == "Jpq2hwThreshold" for n in hw.graph.node)
+    q = input_quant(norm.reference, kind)
+    shape = list(norm.reference.get_tensor_shape(norm.reference.graph.input[0].name)[1:])
+    xs = random_vectors(q, shape, 30, seed=2)
+    expected = Reference(norm.reference, 64, force_float64=True).run_batch(xs)
+    name = hw.graph.input[0].name
+    codes = np.stack([execute_onnx(hw, {name: (x / host.input_scale)[None].astype(np.float32)})[hw.graph.output[0].name][0]
+                      for x in xs]).astype(np.float64)
+    assert np.array_equal(codes, host.reference_codes(expected, codes))
+    assert len(np.unique(codes)) > 1
