@@ -24,9 +24,13 @@ class QuantSpec:
     bits: int
     signed: bool
     narrow: bool
-    scale_exp: int  # scale = 2**scale_exp when the scale is a power of two
     rounding: str
-    scale: float = 0.0  # the scale itself (any positive float)
+    scale: float  # the scale itself (any positive float)
+
+    @property
+    def scale_exp(self) -> int:
+        """scale = 2**scale_exp when the scale is a power of two (else the exponent of its leading bit)."""
+        return int(np.frexp(self.scale)[1]) - 1
 
     def fixed_type(self) -> FixedType:
         frac = -self.scale_exp
@@ -77,17 +81,14 @@ class ModelAnalysis:
 def quant_spec(model: ModelWrapper, node) -> QuantSpec:
     scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64).ravel()[0]
     if node.op_type == "BipolarQuant":  # sign(x) * scale: a 1-bit signed quantizer in qonnx's terms
-        return QuantSpec(node=node.name, bits=1, signed=True, narrow=False, scale_exp=int(np.frexp(scale)[1]) - 1,
-                         rounding="ROUND", scale=float(scale))
+        return QuantSpec(node=node.name, bits=1, signed=True, narrow=False, rounding="ROUND", scale=float(scale))
     bits = int(np.asarray(model.get_initializer(node.input[3])).ravel()[0])
     attrs = {a.name: a for a in node.attribute}
-    _, exp = np.frexp(scale)
     return QuantSpec(
         node=node.name,
         bits=bits,
         signed=bool(attrs["signed"].i) if "signed" in attrs else True,
         narrow=bool(attrs["narrow"].i) if "narrow" in attrs else False,
-        scale_exp=int(exp) - 1,
         rounding=attrs["rounding_mode"].s.decode().upper() if "rounding_mode" in attrs else "ROUND",
         scale=float(scale),
     )

@@ -21,7 +21,7 @@ def host_spec(normalized, in_q: QuantSpec) -> dict:
     host = normalized.host
     ref = normalized.reference
     return {
-        "input": {"scale": float(in_q.scale or 2.0 ** in_q.scale_exp), "bits": int(in_q.bits), "signed": bool(in_q.signed),
+        "input": {"scale": float(in_q.scale), "bits": int(in_q.bits), "signed": bool(in_q.signed),
                   "narrow": bool(in_q.narrow), "rounding": in_q.rounding},
         # float scales: the core takes the input Quant's integer codes and returns integer codes
         "core_takes_codes": host is not None,

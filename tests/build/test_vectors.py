@@ -12,7 +12,7 @@ from jpq2hw.verify.vectors import random_vectors
 @pytest.mark.parametrize("narrow", [True, False])
 @pytest.mark.parametrize("bits", [2, 4, 8])
 def test_random_vectors_are_fixed_points_of_the_input_quant(signed, narrow, bits):
-    q = QuantSpec(node="q", bits=bits, signed=signed, narrow=narrow, scale_exp=-2, rounding="ROUND", scale=0.25)
+    q = QuantSpec(node="q", bits=bits, signed=signed, narrow=narrow, rounding="ROUND", scale=0.25)
     xs = random_vectors(q, [64], 50, seed=1)
     again = int_quant(xs, np.float64(0.25), np.float64(0), np.float64(bits), int(signed), int(narrow), "ROUND")
     assert np.array_equal(again, xs)
