@@ -1,4 +1,4 @@
-"""jpq2hw beside plain hls4ml on the model zoo (jpq2hw/testing/zoo.py): the QONNX models people actually have.
+"""jpq2hw beside plain hls4ml on the model zoo (tests/testkit/zoo.py): the QONNX models people actually have.
 
 For each zoo model:
 - jpq2hw: `run_build(..., vectors=N)`: exit code, bit_exact (of the hardware part), or the one-line refusal; time.
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # testkit: the model zoo
 
 # --- plain hls4ml (runs in a child process: `python model_zoo.py --plain MODEL INPUTS OUTDIR RESULT.json`) ----------
 
@@ -234,7 +235,7 @@ def main(argv=None) -> int:
         plain_hls4ml(*args.plain)
         return 0
 
-    from jpq2hw.testing import zoo
+    from testkit import zoo
 
     names = args.only or list(zoo.ZOO)
     work = args.keep or Path(tempfile.mkdtemp(prefix="jpq2hw_zoo_"))
@@ -275,7 +276,7 @@ def render(rows, vectors: int) -> str:
         "",
         f"Written by `python benchmarks/model_zoo.py` (hls4ml {version('hls4ml')}, qonnx "
         f"{version('qonnx')}, {vectors} vectors per model, 2 shared CPU cores). Models: "
-        "`jpq2hw/testing/zoo.py`. jpq2hw's verdict is on its hardware part (float head/tail on the host); plain "
+        "`tests/testkit/zoo.py`. jpq2hw's verdict is on its hardware part (float head/tail on the host); plain "
         "hls4ml is its documented QONNX recipe (Vitis, io_parallel, `fixed<32,16>` default) on the same file and the "
         "same float inputs, compared with the whole model in onnxruntime (QCDQ) or qonnx execution.",
         "",

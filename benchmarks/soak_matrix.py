@@ -19,7 +19,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # testkit: the model generators
 
 
 def _seeds(spec: str) -> list[int]:
@@ -44,7 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the rows as JSON here")
     args = ap.parse_args(argv)
 
-    from jpq2hw.testing.random_models import EDGE_CASES
+    from testkit.random_models import EDGE_CASES
 
     work = args.out or Path(tempfile.mkdtemp(prefix="jpq2hw_soak_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ def main(argv=None) -> int:
             print(f"    {row['error'][:160]}", flush=True)
         rows.append(row)
 
-    from jpq2hw.testing.matrix_runner import build_isolated
+    from testkit.matrix_runner import build_isolated
 
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:  # each build is its own process (crash-proof)
         for row in pool.map(build_isolated, jobs):

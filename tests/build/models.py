@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 
 def sparse_mlp(path: Path, seed: int = 0) -> Path:

@@ -9,7 +9,7 @@ import onnx.numpy_helper
 from onnx import TensorProto, helper
 
 from jpq2hw.cli import main
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 
 def run_cli(args, capsys):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from jpq2hw.build import BuildOptions, run_build
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from onnx import TensorProto, helper
 
 from build.test_bad_input import assert_refused
 from jpq2hw.build import BuildOptions, run_build
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 
 def head_core_tail_model(path, softmax_in_the_middle=False):

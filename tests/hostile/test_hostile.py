@@ -1,6 +1,6 @@
 """Hostile files through load -> validate -> normalize -> annotate (no compile): every one must end in a
 one-line JpqError naming the file, or be accepted; never another exception, an interpreter crash or a hang,
-and never leave anything on disk. Runs in a child process (jpq2hw.testing.hostile), each file time-boxed."""
+and never leave anything on disk. Runs in a child process (testkit.hostile), each file time-boxed."""
 
 import json
 import subprocess
@@ -8,15 +8,16 @@ import sys
 
 import pytest
 
-from jpq2hw.testing.hostile import ACCEPTABLE, CASE_SECONDS, hostile_files, mutated_files, structural_files
+from testkit import child_command
+from testkit.hostile import ACCEPTABLE, CASE_SECONDS, hostile_files, mutated_files, structural_files
 
 N_BYTE_MUTATIONS = 120
 N_STRUCTURAL = 160
 
 
 def run_worker(files, out_dir, timeout):
-    proc = subprocess.run([sys.executable, "-m", "jpq2hw.testing.hostile", str(out_dir), *map(str, files)],
-                          capture_output=True, text=True, timeout=timeout)
+    argv, env = child_command("hostile", str(out_dir), *map(str, files))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert proc.returncode == 0, f"worker died (exit {proc.returncode}) after {len(rows)} files: {proc.stderr[-800:]}"
     assert len(rows) == len(files), f"worker stopped after {len(rows)} of {len(files)} files: {proc.stderr[-800:]}"

@@ -11,9 +11,9 @@ import pytest
 from jpq2hw.annotate.quant_types import analyze
 from jpq2hw.frontend.load import load_model
 from jpq2hw.normalize.passes import normalize
-from jpq2hw.testing import exact_oracle
-from jpq2hw.testing.front_half import front_half
-from jpq2hw.testing.random_models import EDGE_CASES, random_case
+from testkit import exact_oracle
+from testkit.front_half import front_half
+from testkit.random_models import EDGE_CASES, random_case
 from jpq2hw.verify.reference import Reference
 from jpq2hw.verify.vectors import random_vectors
 
@@ -145,8 +145,8 @@ def test_float64_reference_on_wide_accumulator_regression(tmp_path):
 def test_float64_reference_keeps_27_bits(tmp_path):
     """A sum of 27 significant bits (more than float32's 24) through 16- and 30-bit quantizers: the reference
     takes the float64 path and keeps every bit."""
-    from jpq2hw.testing.qonnx_builder import QonnxBuilder
-    from jpq2hw.testing.random_models import Case
+    from testkit.qonnx_builder import QonnxBuilder
+    from testkit.random_models import Case
 
     b = QonnxBuilder([1, 2], in_bits=8, in_signed=True, in_scale_exp=0, seed=0, name="f32_rounds")
     y = b.dense(b.x, 1, wbits=8, w_scale_exp=0, weights=np.array([[64.0], [1.0]]))
@@ -165,8 +165,8 @@ def test_float64_reference_keeps_27_bits(tmp_path):
 @pytest.mark.xfail(strict=True, reason="known limitation (reported): qonnx's Im2Col, used by the float64 "
                    "reference for convolutions, asserts on a padded kernel > 1 over a 1-pixel-wide feature map")
 def test_float64_reference_conv_on_one_pixel_map(tmp_path):
-    from jpq2hw.testing.qonnx_builder import QonnxBuilder
-    from jpq2hw.testing.random_models import Case
+    from testkit.qonnx_builder import QonnxBuilder
+    from testkit.random_models import Case
 
     b = QonnxBuilder([1, 2, 1, 1], in_bits=4, seed=0, name="conv_1px")
     y = b.quant(b.conv(b.x, 2, k=3, stride=1, pad=1, wbits=4), 8, True, -4)

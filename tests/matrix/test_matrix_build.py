@@ -6,7 +6,7 @@ benchmarks/soak_matrix.py. The session prints 'jpq2hw matrix: N/M generated mode
 
 import pytest
 
-from jpq2hw.testing.matrix_runner import build_isolated
+from testkit.matrix_runner import build_isolated
 
 VECTORS = 40
 

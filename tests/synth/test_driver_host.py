@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from jpq2hw.build import BuildOptions, run_build
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 from synth.test_driver import fake_pynq, load_driver
 
 pytestmark = pytest.mark.slow

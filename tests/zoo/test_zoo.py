@@ -1,4 +1,4 @@
-"""The model zoo (jpq2hw/testing/zoo.py): the QONNX models people actually have (issue 9).
+"""The model zoo (tests/testkit/zoo.py): the QONNX models people actually have (issue 9).
 
 - Models jpq2hw builds today: exit 0 and bit_exact on the hardware part. CI runs a representative subset
   (a binary net with BatchNorm, a bipolar-output net, old-domain Quant nodes without rounding_mode,
@@ -15,7 +15,7 @@ import pytest
 
 from build.test_bad_input import assert_refused
 from jpq2hw.build import BuildOptions, run_build
-from jpq2hw.testing import zoo
+from testkit import zoo
 
 FULL = bool(os.environ.get("JPQ2HW_ZOO_FULL"))
 full_only = pytest.mark.skipif(not FULL, reason="set JPQ2HW_ZOO_FULL=1 to build the whole zoo")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 IO_TYPES = ("parallel", "stream")
 SPARSITIES = (0.0, 0.0, 0.25, 0.5, 0.8, 0.95, 0.99)

@@ -1,7 +1,7 @@
 """Build one matrix case end to end in a child process and report it as a dict.
 
 A generated model can make the C-simulation abort the interpreter (an ap_types assertion in the compiled
-C++), so each build runs in its own `python -m jpq2hw.testing.matrix_runner JOB_JSON` process: a crash then
+C++), so each build runs in its own `python -m testkit.matrix_runner JOB_JSON` process: a crash then
 shows up as that case's status ("CRASH (signal 6)") instead of ending the whole run.
 """
 
@@ -15,6 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
+from testkit import child_command
+
 BUILD_TIMEOUT_S = 900
 
 
@@ -23,7 +25,7 @@ def build_one(job: tuple) -> dict:
     kind, key, io, vectors, workdir = job[:5]
     from jpq2hw.build import BuildOptions, run_build
     from jpq2hw.errors import JpqError
-    from jpq2hw.testing.random_models import EDGE_CASES, random_case
+    from testkit.random_models import EDGE_CASES, random_case
 
     case = random_case(key, io) if kind == "random" else EDGE_CASES[key](io) if io else EDGE_CASES[key]()
     row = {"model": case.name, "io": case.io, "description": case.description, "status": "", "exact": False,
@@ -59,8 +61,8 @@ def build_isolated(job: tuple) -> dict:
     row = {"model": f"{kind}:{key}", "io": io or "drawn", "description": "", "status": "", "exact": False,
            "max_abs_error": None, "reference": None, "time_s": 0.0, "error": None}
     try:
-        proc = subprocess.run([sys.executable, "-m", "jpq2hw.testing.matrix_runner", json.dumps(list(job))],
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        argv, env = child_command("matrix_runner", json.dumps(list(job)))
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         row.update(status="TIMEOUT", error=f"no result after {BUILD_TIMEOUT_S} s")
     else:

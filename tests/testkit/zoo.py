@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from jpq2hw.testing.qonnx_builder import QUANT_DOMAIN, QonnxBuilder
+from testkit.qonnx_builder import QUANT_DOMAIN, QonnxBuilder
 
 
 # --- Brevitas exports -----------------------------------------------------------------------------------------

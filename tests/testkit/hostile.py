@@ -2,7 +2,7 @@
 
 `hostile_files(folder)` writes the hand-made hostile models (huge dimensions, cycles, missing initializers,
 wrong Quant arity, bit width 0/64, ...) and `mutated_files(folder, n, seed)` random byte mutations of valid
-models. `python -m jpq2hw.testing.hostile OUT_DIR FILE...` runs each file through load -> validate ->
+models. `python -m testkit.hostile OUT_DIR FILE...` runs each file through load -> validate ->
 normalize -> annotate (the real `run_build`, stopped before hls4ml: see front_half.py), each case time-boxed
 with SIGALRM, and prints one JSON line per file:
   {"file", "outcome": "error" | "accepted" | "bug" | "timeout", "message", "seconds", "left_behind"}
@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from jpq2hw.testing.qonnx_builder import QUANT_DOMAIN, QonnxBuilder
+from testkit.qonnx_builder import QUANT_DOMAIN, QonnxBuilder
 
 CASE_SECONDS = 20
 
@@ -385,7 +385,7 @@ def _alarm(signum, frame):
 
 def check_file(path: Path, out_root: Path) -> dict:
     from jpq2hw.errors import JpqError
-    from jpq2hw.testing.front_half import front_half
+    from testkit.front_half import front_half
 
     out = out_root / (path.stem + "_out")
     before = set(os.listdir(path.parent))
