@@ -26,6 +26,7 @@ from hls4ml.model.layers import (
     Input,
     Merge,
     Pooling1D,
+    ParametrizedActivation,
     Pooling2D,
     Reshape,
     Transpose,
@@ -140,9 +141,15 @@ class ExactPrecision(ModelOptimizerPass):
         if _is_quantizer(layer):
             t = from_hls(layer.get_attr("quantizer").hls_type)
             return t.range()
-        if isinstance(layer, Activation) and layer.class_name == "Activation":
+        leaky = isinstance(layer, ParametrizedActivation) and layer.get_attr("activation").lower() == "leakyrelu"
+        if (isinstance(layer, Activation) and layer.class_name == "Activation") or leaky:
             act = layer.get_attr("activation").lower()
-            if act == "relu":
+            if leaky:  # x >= 0: x; below: alpha * x, exact with alpha in its own exact type
+                alpha = np.array([float(layer.get_attr("activ_param"))])
+                set_type(layer, "param_t", _constant_type(layer, alpha))
+                negative = Range(min(ins[0].lo, 0), 0, ins[0].frac)
+                out = ins[0].relu().union(dot_range(negative, alpha.reshape(1, 1)))
+            elif act == "relu":
                 out = ins[0].relu()
             elif act == "linear":
                 out = ins[0]

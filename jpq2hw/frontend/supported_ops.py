@@ -7,6 +7,8 @@ SUPPORTED_OPS = {
     "MatMul": "Dense",
     "Gemm": "Dense (alpha = beta = 1)",
     "Relu": "ReLU",
+    "LeakyRelu": "LeakyReLU with the slope in an exact fixed-point type (power-of-two slope), or folded into the "
+                 "next quantizer's thresholds (any other slope >= 0)",
     "MaxPool": "MaxPooling1D/2D",
     "GlobalMaxPool": "GlobalMaxPooling",
     "Add": "residual Add of two activations, or a bias folded into the layer before",

@@ -40,18 +40,19 @@ THRESHOLD_DOMAIN = "jpq2hw"
 @dataclass
 class Affine:
     """real value = alpha[c] * hardware value + beta[c] (c along the channel axis; length 1 = per tensor),
-    then max(0, .) if relu is pending."""
+    then, if relu is pending, y for y >= 0 and slope * y below (slope 0: ReLU; a LeakyRelu's alpha otherwise)."""
 
     alpha: list[Fraction]
     beta: list[Fraction]
     relu: bool = False
+    slope: Fraction = Fraction(0)
 
     @property
     def per_tensor(self) -> bool:
         return len(set(self.alpha)) == 1 and len(set(self.beta)) == 1
 
     def scalar(self) -> "Affine":
-        return Affine([self.alpha[0]], [self.beta[0]], self.relu)
+        return Affine([self.alpha[0]], [self.beta[0]], self.relu, self.slope)
 
 
 @dataclass
@@ -105,6 +106,9 @@ def needs_streamline(model: ModelWrapper) -> bool:
         s = np.asarray(scale, dtype=np.float64).ravel()
         if np.any(s <= 0) or len(set(s.tolist())) > 1 or np.frexp(s[0])[0] != 0.5:
             return True
+    for node in model.get_nodes_by_op_type("LeakyRelu"):  # a power-of-two slope is a shift in fixed point
+        if not is_power_of_two(_frac(_attr(node, "alpha", 0.01))):
+            return True  # any other slope folds into the next quantizer's thresholds
     for node in model.graph.node:  # a float rescale between quantizers (e.g. x / 255 after a UINT8 input)
         if node.op_type in ("Mul", "Div"):
             k = next((model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None), None)
@@ -337,9 +341,11 @@ class _Streamliner:
                     t, eq_ok = Fraction(k) * s[c], True
                 else:
                     raise JpqError(f"{self.source}: rounding mode {rounding} is not supported")
-                if src.relu and (k <= 0 or bipolar):  # relu output >= 0 always reaches these levels
-                    thr[c, j] = -math.inf
-                    continue
+                if src.relu and (t < 0 or (t == 0 and eq_ok)):  # levels at or below 0
+                    if src.slope == 0:  # a ReLU's output >= 0 always reaches them
+                        thr[c, j] = -math.inf
+                        continue
+                    t = t / src.slope  # leaky: slope * y >= t  <=>  y >= t / slope (slope > 0)
                 # condition: a * h + b >= t (or > t when a tie must round down)
                 if a > 0:
                     r = (t - b) / a
@@ -481,6 +487,24 @@ class _Streamliner:
             self.state[node.output[0]] = src  # relu commutes with a positive scale: keep it in hardware
             return
         self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True)  # folded into the next quantizer
+        self.drop(node, node.input[0])
+
+    def on_LeakyRelu(self, node):
+        """Folded into the next quantizer: its thresholds solve slope * y >= t below zero (exact, any slope)."""
+        src = self.state.get(node.input[0])
+        slope = _frac(_attr(node, "alpha", 0.01))
+        if src is None:
+            self.refuse(node, "LeakyRelu on data that is not quantized (a float head is not supported)")
+        if slope == 0:
+            return self.on_Relu(node)
+        if src.relu:
+            self.refuse(node, "follows another ReLU-like op that was not quantized in between")
+        if slope < 0:
+            self.refuse(node, f"slope {float(slope)} < 0 is not monotonic (no threshold form)")
+        consumers = self.m.find_consumers(node.output[0]) or []
+        if not consumers or any(c.op_type != "Quant" for c in consumers):
+            self.refuse(node, "a LeakyRelu must feed a quantizer (its output is not integer otherwise)")
+        self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True, slope=slope)
         self.drop(node, node.input[0])
 
     def _passthrough(self, node, need_monotone=False, need_scalar=False):

@@ -108,8 +108,45 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
     _lower_quant_float64(m)
+    _lower_without_double_kernels(m)
     m = m.transform(InferShapes())
     return m
+
+
+def _lower_without_double_kernels(m: ModelWrapper) -> None:
+    """Ops onnxruntime has no float64 kernel for, in standard ops that do the same exactly:
+    LeakyRelu = Max(x, 0) + alpha * Min(x, 0) (one rounding, as LeakyRelu's own); a nearest Resize by integer
+    factors = each value repeated (Reshape to a unit axis after each axis, Expand, Reshape)."""
+    nodes = []
+    for node in m.graph.node:
+        p = f"{node.output[0]}__f64"
+        if node.op_type == "LeakyRelu":
+            alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
+            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
+            m.set_initializer(f"{p}_alpha", np.asarray(alpha, dtype=np.float64))
+            x = node.input[0]
+            nodes += [helper.make_node("Max", [x, f"{p}_zero"], [f"{p}_pos"]),
+                      helper.make_node("Min", [x, f"{p}_zero"], [f"{p}_neg"]),
+                      helper.make_node("Mul", [f"{p}_neg", f"{p}_alpha"], [f"{p}_leak"]),
+                      helper.make_node("Add", [f"{p}_pos", f"{p}_leak"], [node.output[0]], name=node.name)]
+        elif node.op_type == "Resize":
+            from jpq2hw.normalize.layout import nearest_factors
+
+            shape = m.get_tensor_shape(node.input[0])
+            factors = nearest_factors(m, node)  # validated: integer factors, nearest
+            expanded = []
+            for d, f in zip(shape, factors):
+                expanded += [d, f]
+            m.set_initializer(f"{p}_axes", np.asarray([v for d in shape for v in (d, 1)], dtype=np.int64))
+            m.set_initializer(f"{p}_expand", np.asarray(expanded, dtype=np.int64))
+            m.set_initializer(f"{p}_shape", np.asarray([d * f for d, f in zip(shape, factors)], dtype=np.int64))
+            nodes += [helper.make_node("Reshape", [node.input[0], f"{p}_axes"], [f"{p}_u"]),
+                      helper.make_node("Expand", [f"{p}_u", f"{p}_expand"], [f"{p}_e"]),
+                      helper.make_node("Reshape", [f"{p}_e", f"{p}_shape"], [node.output[0]], name=node.name)]
+        else:
+            nodes.append(node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
 
 
 def _split_conv_bias(m: ModelWrapper) -> None:

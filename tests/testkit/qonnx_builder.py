@@ -105,6 +105,12 @@ class QonnxBuilder:
             out = out2
         return out
 
+    def leaky_relu(self, x, alpha: float) -> str:
+        out = self._name("leaky")
+        self.nodes.append(helper.make_node("LeakyRelu", [x], [out], name=self._name("LeakyRelu"), alpha=alpha))
+        self.shapes[out] = self.shapes[x]
+        return out
+
     def relu(self, x) -> str:
         out = self._name("relu")
         self.nodes.append(helper.make_node("Relu", [x], [out], name=self._name("Relu")))
