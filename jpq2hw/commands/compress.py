@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -26,11 +25,14 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compress", help="prune + quantize a PyTorch model (Taylor pruning, fixed-point QAT) and export QONNX",
         description="Joint pruning & quantization of a PyTorch model named by a config file, with checkpoints "
-        "after every step (a rerun resumes) and an exact QONNX export for `jpq2hw build`.")
+        "after every step (a rerun resumes) and an exact QONNX export for `jpq2hw build`. Trust: the config's "
+        "`entry` names Python code that is imported and run with your permissions, so running a config is "
+        "running a script: use only configs whose entry you would run yourself (see docs/compress.md).")
     p.add_argument("config", help="YAML/JSON config: entry, output, checkpoint_dir, compress options")
     p.add_argument("-o", "--output", help="QONNX output path (overrides the config's output)")
     p.add_argument("--checkpoint-dir", help="checkpoint directory (overrides the config)")
-    p.add_argument("--fresh", action="store_true", help="delete existing checkpoints and start over")
+    p.add_argument("--fresh", action="store_true", help="start over: delete the checkpoint files jpq2hw wrote in "
+                   "checkpoint_dir (only where its marker file is; nothing else), after the config has validated")
     p.add_argument("--history", help="also write the per-step history as JSON to this path")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
@@ -73,9 +75,8 @@ def _unpack(result, spec: str) -> dict:
 
 
 def run(args) -> int:
-    from jpq2hw.compress import compress, to_qonnx
     from jpq2hw.compress.config import CompressConfig, load_config_file
-    from jpq2hw.compress.metrics import model_metrics
+    from jpq2hw.compress.pipeline import remove_checkpoints
 
     config_path = Path(args.config)
     data = load_config_file(config_path)
@@ -85,20 +86,44 @@ def run(args) -> int:
         raise JpqError(f"{config_path}: unknown key(s): {', '.join(unknown)}")
     if "entry" not in data:
         raise JpqError(f"{config_path}: missing 'entry' (e.g. entry: model.py:make)")
-    options = dict(data.get("compress") or {})
+    options = data.get("compress") or {}
+    if not isinstance(options, dict):
+        raise JpqError(f"{config_path}: compress: expected a mapping of options")
+    options = dict(options)
+    for key in ("entry", "output", "checkpoint_dir"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise JpqError(f"{config_path}: {key}: {data[key]!r} must be a string")
     ckpt = args.checkpoint_dir or data.get("checkpoint_dir") or options.get("checkpoint_dir")
     if ckpt:
         ckpt = str((base / ckpt) if not Path(ckpt).is_absolute() and not args.checkpoint_dir else Path(ckpt))
-        if args.fresh and Path(ckpt).exists():
-            shutil.rmtree(ckpt)
     options["checkpoint_dir"] = ckpt
     config = CompressConfig.from_dict(options, source=f"{config_path}: compress")
     output = Path(args.output) if args.output else base / data.get("output", "compressed.onnx")
 
     progress = Progress(quiet=args.quiet)
+    if args.fresh and ckpt:  # only after the whole config is valid, and only our own files
+        removed = remove_checkpoints(Path(ckpt))
+        if removed:
+            progress.info(f"--fresh: removed {', '.join(p.name for p in removed)} from {ckpt}")
     spec = data["entry"]
+    try:
+        return _run_user_code(args, spec, base, config, output, progress)
+    except SystemExit as exc:  # the entry (or its model, loader, val_fn) ended the process: not a success
+        raise JpqError(f"entry {spec}: the code it runs called sys.exit({exc.code!r}) before {output} was written"
+                       ) from None
+
+
+def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: Progress) -> int:
+    from jpq2hw.compress import compress, to_qonnx
+    from jpq2hw.compress.metrics import model_metrics
+
     with progress.step("entry", f"loading {spec}"):
-        parts = _unpack(load_entry(spec, base)(), spec)
+        make = load_entry(spec, base)
+        try:
+            result = make()
+        except Exception as exc:  # the user's code: say so, do not call it an internal error
+            raise JpqError(f"entry: your entry {spec} raised: {type(exc).__name__}: {exc}") from None
+        parts = _unpack(result, spec)
     model, train_loader, val_fn = parts["model"], parts["train_loader"], parts["val_fn"]
     example = parts.get("example_input")
     if example is None:

@@ -69,6 +69,12 @@ class CompressConfig:
         def bad(name, msg):
             raise JpqError(f"compress config: {name}: {msg}")
 
+        for f in dataclasses.fields(self):  # types first: the range checks below compare numbers
+            value = getattr(self, f.name)
+            allowed = _FIELD_TYPES[f.name]
+            if not _has_type(value, allowed):
+                names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+                bad(f.name, f"{value!r} is a {type(value).__name__}, expected {names}")
         if self.method not in METHODS:
             bad("method", f"{self.method!r} is not one of {', '.join(METHODS)}")
         if not 0.0 <= self.regrow_fraction <= 1.0:
@@ -101,7 +107,7 @@ class CompressConfig:
     @classmethod
     def for_method(cls, method: str = "joint", **overrides) -> "CompressConfig":
         """A config with the method's preset applied, then `overrides`."""
-        if method not in METHOD_PRESETS:
+        if not isinstance(method, str) or method not in METHOD_PRESETS:
             raise JpqError(f"compress config: method: {method!r} is not one of {', '.join(METHODS)}")
         values = {**METHOD_PRESETS[method], **overrides, "method": method}
         return cls(**values)
@@ -121,6 +127,21 @@ class CompressConfig:
     @property
     def qat_learning_rate(self) -> float:
         return self.qat_lr if self.qat_lr is not None else self.lr / 2
+
+
+_TYPE_NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
+# the annotation of each field ("int | None", ...) as a tuple of types
+_FIELD_TYPES = {f.name: tuple(_TYPE_NAMES[t.strip()] for t in str(f.type).split("|"))
+                for f in dataclasses.fields(CompressConfig)}
+
+
+def _has_type(value, allowed: tuple) -> bool:
+    """YAML's `4` is an int where a float is wanted (fine), `"4"` a str and `true` a bool (not numbers)."""
+    if isinstance(value, bool):
+        return bool in allowed
+    if isinstance(value, int) and float in allowed:
+        return True
+    return isinstance(value, allowed)
 
 
 def load_config_file(path: str | Path) -> dict:

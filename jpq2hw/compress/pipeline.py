@@ -36,6 +36,39 @@ from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, regrow_
 from jpq2hw.errors import JpqError
 
 CHECKPOINT_NAME = "checkpoint.pt"
+# Written into every checkpoint folder we use: `--fresh` deletes checkpoint files only where it finds this marker
+# (a checkpoint_dir may name a folder that holds other things; jpq2hw deletes only what it provably wrote).
+MARKER_NAME = ".jpq2hw-checkpoints"
+OWN_FILES = (CHECKPOINT_NAME, Path(CHECKPOINT_NAME).with_suffix(".tmp").name, MARKER_NAME)
+
+
+def mark_checkpoint_dir(folder: Path) -> None:
+    marker = folder / MARKER_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not marker.exists():
+            marker.write_text(f"jpq2hw compress checkpoints ({', '.join(OWN_FILES[:2])}); "
+                              "`jpq2hw compress --fresh` deletes only these files here\n")
+    except OSError as exc:
+        raise JpqError(f"checkpoint_dir {folder}: cannot write there ({exc.strerror})") from None
+
+
+def remove_checkpoints(folder: Path) -> list[Path]:
+    """What `--fresh` deletes: our own files in `folder`, and only when our marker is there. Returns them."""
+    folder = Path(folder)
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise JpqError(f"checkpoint_dir {folder}: not a folder")
+    ours = [folder / name for name in OWN_FILES if (folder / name).exists()]
+    if not (folder / MARKER_NAME).is_file():
+        if (folder / CHECKPOINT_NAME).exists():
+            raise JpqError(f"checkpoint_dir {folder}: --fresh deletes only checkpoints jpq2hw wrote, and this folder "
+                           f"has no {MARKER_NAME} marker; nothing was deleted (remove {CHECKPOINT_NAME} yourself)")
+        return []
+    for path in ours:
+        path.unlink()
+    return ours
 
 
 @dataclass
@@ -227,7 +260,7 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
     ckpt = None
     if config.checkpoint_dir:
         ckpt = Path(config.checkpoint_dir) / CHECKPOINT_NAME
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        mark_checkpoint_dir(ckpt.parent)
         if ckpt.exists():
             _load(state, ckpt)
             if progress and state.done:
