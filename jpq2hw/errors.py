@@ -5,10 +5,19 @@ EXIT_NOT_EXACT = 1
 EXIT_BAD_INPUT = 2
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped (a newline as \\n, ESC as \\x1b): names from a model file
+    can hold line breaks and terminal escapes, which must not forge lines or colours in what we print."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
 class JpqError(Exception):
     """A problem with the user's input or options. The CLI prints it on one line and exits 2."""
 
     exit_code = EXIT_BAD_INPUT
+
+    def __str__(self) -> str:  # messages quote names from the file: one line, no terminal escapes
+        return printable(super().__str__())
 
 
 class ToolMissing(JpqError):
