@@ -8,7 +8,7 @@ import sys
 import warnings
 
 from jpq2hw import __version__
-from jpq2hw.errors import EXIT_BAD_INPUT, JpqError
+from jpq2hw.errors import EXIT_BAD_INPUT, JpqError, printable
 
 COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl"]
 
@@ -60,8 +60,8 @@ def main(argv=None) -> int:
         while where.tb_next is not None:
             where = where.tb_next
         loc = f"{os.path.basename(where.tb_frame.f_code.co_filename)}:{where.tb_lineno}"
-        print(f"jpq2hw {args.command}: internal error: {type(exc).__name__}: {exc} (at {loc}; "
-              f"rerun with JPQ2HW_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        print(printable(f"jpq2hw {args.command}: internal error: {type(exc).__name__}: {exc} (at {loc}; "
+                        f"rerun with JPQ2HW_DEBUG=1 for the traceback, and please report it)"), file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

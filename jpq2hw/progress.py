@@ -6,6 +6,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+from jpq2hw.errors import printable
+
 
 class Progress:
     def __init__(self, quiet: bool = False, stream=None, heartbeat_s: float = 5.0):
@@ -15,8 +17,8 @@ class Progress:
         self.timings: dict[str, float] = {}
 
     def info(self, message: str) -> None:
-        if not self.quiet:
-            print(message, file=self.stream, flush=True)
+        if not self.quiet:  # messages quote names and paths from the user's files: no raw control characters
+            print(printable(message), file=self.stream, flush=True)
 
     @contextmanager
     def step(self, key: str, label: str):
@@ -28,7 +30,7 @@ class Progress:
         if not self.quiet and getattr(self.stream, "isatty", lambda: False)():
             def _beat():
                 while not stop.wait(self.heartbeat_s):
-                    print(f"    ... {label}: {time.perf_counter() - start:.0f} s", file=self.stream, flush=True)
+                    self.info(f"    ... {label}: {time.perf_counter() - start:.0f} s")
             beat = threading.Thread(target=_beat, daemon=True)
             beat.start()
         try:

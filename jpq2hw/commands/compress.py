@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from jpq2hw.errors import JpqError
+from jpq2hw.errors import JpqError, printable
 from jpq2hw.progress import Progress
 
 
@@ -141,5 +141,5 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
                   f"{m['weights']}), weight memory {m['memory_bits']} bits, BOPs {m['bops']}")
     if args.history:
         Path(args.history).write_text(json.dumps({"history": history, "metrics": m}, indent=1, default=str))
-    print(output)
+    print(printable(output))
     return 0

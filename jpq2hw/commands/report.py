@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jpq2hw.errors import JpqError
+from jpq2hw.errors import JpqError, printable
 
 IO_TYPES = {"parallel": "io_parallel", "stream": "io_stream"}
 
@@ -92,5 +92,6 @@ def run(args) -> int:
             raise JpqError(f"-o {out}: exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
         write_reports(out, report)
-        print(f"\nwrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}")
+        print()
+        print(printable(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}"))
     return 0

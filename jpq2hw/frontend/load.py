@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import onnx
@@ -39,12 +41,26 @@ def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
         return
     for tensor in external:
         location = next((e.value for e in tensor.external_data if e.key == "location"), None)
-        if location is None or not (path.parent / location).is_file():
-            raise JpqError(
-                f"{path}: external data file '{location}' for tensor '{tensor.name}' is missing "
-                f"(it must sit beside the model)"
-            )
+        problem = "is not named" if location is None else _not_a_regular_file(path.parent / location)
+        if problem:
+            raise JpqError(f"{path}: external data file '{location}' for tensor '{tensor.name}' {problem} "
+                           f"(it must be a regular file beside the model)")
     try:
         load_external_data_for_model(proto, str(path.parent))
     except Exception as exc:
         raise JpqError(f"{path}: cannot read external data ({exc})") from None
+
+
+def _not_a_regular_file(path: Path) -> str | None:
+    """None for a regular file (symlinks followed), else what it is: reading a FIFO blocks, a device never ends."""
+    try:
+        mode = os.stat(path).st_mode  # stat does not open: safe on a FIFO
+    except FileNotFoundError:
+        return "is missing"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket")]
+    return "is " + next((what for test, what in kinds if test(mode)), "not a regular file") + ", not a file"

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jpq2hw.errors import JpqError
 from jpq2hw.synth.project import SynthProject
 
 STAGES = ("csynth", "export", "bitstream")
@@ -81,22 +82,29 @@ def docker_command(project: SynthProject, image: str, stage: str, xilinx_root: s
         uid_gid = (os.getuid(), os.getgid())
     out = str(project.out)
     cmd = ["docker", "run", "--rm", "--init"]
+
+    def mount(source, target, read_only=False) -> list[str]:
+        # `-v` splits on ':' (source:target:options): a path holding one would mount something else
+        for path in (str(source), str(target)):
+            if ":" in path:
+                raise JpqError(f"{path}: docker -v cannot mount a path that contains ':'; move or rename it")
+        return ["-v", f"{source}:{target}" + (":ro" if read_only else "")]
+
     if tty:
         cmd.append("-t")
     if uid_gid is not None:
         cmd += ["--user", f"{uid_gid[0]}:{uid_gid[1]}"]
-    cmd += ["-v", f"{out}:{out}", "-w", out,
-            "-v", f"{xilinx_root}:{xilinx_root}:ro",
+    cmd += [*mount(out, out), "-w", out, *mount(xilinx_root, xilinx_root, read_only=True),
             "-e", f"XILINX_ROOT={xilinx_root}", "-e", f"XILINX_VERSION={xilinx_version}"]
     license_spec = environ.get("XILINXD_LICENSE_FILE")
     if license_spec:
         for entry in license_spec.split(os.pathsep):
             if entry and "@" not in entry and Path(entry).exists():
-                cmd += ["-v", f"{entry}:{entry}:ro"]
+                cmd += mount(entry, entry, read_only=True)
         cmd += ["-e", f"XILINXD_LICENSE_FILE={license_spec}"]
     xilinx_home = Path(home) / ".Xilinx"
     if xilinx_home.is_dir():
-        cmd += ["-v", f"{xilinx_home}:{CONTAINER_HOME}/.Xilinx"]
+        cmd += mount(xilinx_home, f"{CONTAINER_HOME}/.Xilinx")
     cmd += list(extra or [])
     cmd += [image, out, "--local", "--stage", stage, "--xilinx-root", xilinx_root, "--xilinx-version", xilinx_version]
     return cmd

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jpq2hw.errors import EXIT_BAD_INPUT, EXIT_NOT_EXACT, JpqError, ToolMissing
+from jpq2hw.errors import EXIT_BAD_INPUT, EXIT_NOT_EXACT, JpqError, ToolMissing, printable
 from jpq2hw.synth import plan as planning
 from jpq2hw.synth.project import SynthProject
 from jpq2hw.synth.words import write_harness_roms
@@ -28,7 +28,7 @@ class SynthFailed(JpqError):
 
 def _say(quiet: bool, text: str) -> None:
     if not quiet:
-        print(text, flush=True)
+        print(printable(text), flush=True)
 
 
 def stream_process(argv: list[str], log: Path, cwd: Path | None = None, env: dict | None = None,
@@ -112,7 +112,7 @@ def run_local(project: SynthProject, stage: str, xilinx_root: str | None, xilinx
     found = {s.tool: planning.find_tool(s.tool, xilinx_root, xilinx_version) for s in steps}
     if dry_run:
         for s in steps:
-            print(f"{s.shell(found[s.tool])} > {s.log(project)}")
+            print(f"{s.shell(found[s.tool])} > {shlex.quote(str(s.log(project)))}")
         return 0
     missing = [tool for tool, path in found.items() if path is None]
     if missing:

@@ -67,7 +67,16 @@ def _session(model: onnx.ModelProto):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusions that reorder sums
     opts.intra_op_num_threads = 1
-    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # NOT_IMPLEMENTED (no kernel for an op at the file's opset), INVALID_GRAPH...
+        if not type(exc).__module__.startswith("onnxruntime"):
+            raise
+        from jpq2hw.errors import JpqError
+
+        opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), "?")
+        raise JpqError(f"onnxruntime cannot run the reference model (ONNX opset {opset}): "
+                       f"{str(exc).splitlines()[0]}") from None
 
 
 def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
@@ -92,7 +101,7 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    m = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    m = ModelWrapper(_at_least_opset(onnx.ModelProto.FromString(model.model.SerializeToString())))
     if len(m.get_tensor_shape(m.graph.input[0].name) or []) == 3:
         from jpq2hw.normalize.passes import lift_1d_to_2d
 
@@ -147,6 +156,27 @@ def _lower_without_double_kernels(m: ModelWrapper) -> None:
             nodes.append(node)
     del m.graph.node[:]
     m.graph.node.extend(nodes)
+
+
+LOWERING_OPSET = 13  # the float64 lowering writes Clip with min/max inputs, Round, GreaterOrEqual on doubles
+
+
+def _at_least_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model at ONNX opset >= LOWERING_OPSET (onnx's version converter rewrites the ops whose form changed), so
+    that the nodes the lowering adds mean what they say: in an opset-9 or -11 file, onnxruntime has no double Clip."""
+    from onnx import version_converter
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), LOWERING_OPSET)
+    if opset >= LOWERING_OPSET:
+        return model
+    try:
+        return version_converter.convert_version(model, LOWERING_OPSET)
+    except Exception as exc:
+        from jpq2hw.errors import JpqError
+
+        raise JpqError(f"the model's ONNX opset {opset} could not be converted to opset {LOWERING_OPSET} for the "
+                       f"float64 reference ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                       f"re-export the model with opset >= {LOWERING_OPSET}") from None
 
 
 def _split_conv_bias(m: ModelWrapper) -> None:
