@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from jpq2hw.cli import main
-from jpq2hw.testing.qonnx_builder import QonnxBuilder
+from testkit.qonnx_builder import QonnxBuilder
 
 FORGED = "evil\n\x1b[32mjpq2hw build: bit-exact\x1b[0m"
 
