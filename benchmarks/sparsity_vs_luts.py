@@ -24,10 +24,11 @@ import numpy as np
 
 from jpq2hw.annotate.fixed import Range, dot_range
 from jpq2hw.errors import JpqError
-from jpq2hw.paths import EXAMPLES
 from jpq2hw.rtl.design import write_design
 from jpq2hw.rtl.graph import Layer, Network, Requant
 from jpq2hw.rtl.synth import synthesize
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def digits_layers() -> list[Layer]:

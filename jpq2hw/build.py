@@ -92,6 +92,7 @@ def output_folder(out: Path, force: bool):
 
 
 def run_build(opts: BuildOptions) -> tuple[int, dict]:
+    board = check_options(opts)  # before the heavy imports: a bad option or a missing extra fails at once
     from jpq2hw.annotate.quant_types import analyze, input_quant
     from jpq2hw.costmodel import cost_layers, estimate_for_report, fit_auto
     from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert, layer_types
@@ -108,7 +109,6 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
     from jpq2hw.writer.host_files import write_host_files
     from jpq2hw.writer.project_info import project_info_from_hls_model
 
-    board = check_options(opts)
     source = str(opts.model)
     progress = Progress(quiet=opts.quiet)
     clock = float(opts.clock_mhz or board.clock_mhz)

@@ -75,6 +75,9 @@ def _unpack(result, spec: str) -> dict:
 
 
 def run(args) -> int:
+    from jpq2hw.extras import require_extra
+
+    require_extra("compress", "jpq2hw compress")  # before the config is read or anything trained
     from jpq2hw.compress.config import CompressConfig, load_config_file
     from jpq2hw.compress.pipeline import remove_checkpoints
 

@@ -17,9 +17,12 @@ NOTE = ("Yosys synth_xilinx of da4ml's shift-add Verilog (combinational kernels;
         "no wires, no place-and-route): a lower bound of the critical path, not a timing sign-off.")
 
 
-def check_tools(synth: str = "all") -> None:
+def check_tools() -> None:
+    """da4ml, iverilog and yosys, checked before anything is built or written."""
+    from jpq2hw.extras import require_extra
     from jpq2hw.rtl.sim import require
 
+    require_extra("rtl", "RTL generation (--rtl, jpq2hw rtl)")
     require("iverilog")
     require("vvp")
     require("yosys")  # also elaborates the design for simulation
@@ -37,7 +40,7 @@ def rtl_for_build(out: Path, model, xs: np.ndarray, expected: np.ndarray, board,
     if synth not in SYNTH_CHOICES:
         raise JpqError(f"--synth {synth}: choose one of {', '.join(SYNTH_CHOICES)}")
     progress = progress or Progress(quiet=True)
-    check_tools(synth)
+    check_tools()
     out = Path(out)
     family = board.yosys_family
     with progress.step("rtl", "Writing Verilog through da4ml (one shift-add core per layer)"):
@@ -99,7 +102,7 @@ def run_rtl(out: Path, board: str | None = None, synth: str = "all", vectors: in
     from jpq2hw import boards
 
     out = Path(out)
-    check_tools(synth)
+    check_tools()
     report_file = out / "report.json"
     needed = [out / "model_normalized.onnx", out / "vectors" / "inputs.npy", out / "vectors" / "expected.npy",
               report_file]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from jpq2hw.cli import main
-from jpq2hw.paths import EXAMPLES
+from testkit import EXAMPLES
 
 pytestmark = pytest.mark.slow
 

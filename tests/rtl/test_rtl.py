@@ -10,7 +10,7 @@ from onnx import numpy_helper
 
 import rtl_models
 from jpq2hw.cli import main
-from jpq2hw.paths import EXAMPLES
+from testkit import EXAMPLES
 from jpq2hw.rtl.folder import reference_folder
 
 needs_tools = pytest.mark.needs_tools

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from jpq2hw.paths import ROOT
+from testkit import REPO as ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"

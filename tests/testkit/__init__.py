@@ -13,3 +13,6 @@ def child_command(module: str, *args: str) -> tuple[list[str], dict]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS_DIR), env.get("PYTHONPATH", "")) if p)
     return [sys.executable, "-m", f"testkit.{module}", *args], env
+
+REPO = TESTS_DIR.parent  # the checkout (examples/, Dockerfile, ...)
+EXAMPLES = REPO / "examples"
