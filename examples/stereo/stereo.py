@@ -17,11 +17,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from jpq2hw.compress.qmodules import QuantAct
-from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese
+from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese, soft_bin_loss  # noqa: F401
 from jpq2hw.data.stereo import StereoConfig, d1, epe, make_split
 
 HEIGHT, WIDTH, MAX_DISP = 24, 48, 12
@@ -52,18 +51,6 @@ class StereoNet(nn.Module):
 
     def forward(self, x):
         return self.regress(self.aggregate(self.cost_act(self.cost(self.features(x)))))
-
-
-def soft_bin_loss(scores: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against the true disparity spread linearly over its two neighbouring bins."""
-    d = disparity.clamp(0, scores.shape[1] - 1)
-    lo = d.floor().long()
-    hi = (lo + 1).clamp(max=scores.shape[1] - 1)
-    w_hi = (d - lo.float()).unsqueeze(1)
-    target = torch.zeros_like(scores)
-    target.scatter_(1, lo.unsqueeze(1), 1 - w_hi)
-    target.scatter_add_(1, hi.unsqueeze(1), w_hi)
-    return -(target * F.log_softmax(scores, 1)).sum(1).mean()
 
 
 def tensors(split: str, n: int):

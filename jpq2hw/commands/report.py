@@ -35,6 +35,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
                           fit: str = "none", clock_mhz: float | None = None, csynth: Path | None = None) -> dict:
     """The report dict (same keys as a build's report.json minus the build-only ones) for a model."""
     from jpq2hw import boards
+    from jpq2hw import extensions  # noqa: F401  (custom layers and pattern passes, as the build registers them)
     from jpq2hw.annotate.quant_types import analyze
     from jpq2hw.costmodel import cost_layers, estimate, fit_auto
     from jpq2hw.frontend.load import load_model

@@ -16,6 +16,8 @@ channels first), so that the build's single-input pipeline applies. Three module
   for a loss over disparity bins); eval mode and the export return argmax over disparities as a float
   [N, 1, H, W] (ONNX ArgMax(axis=1, keepdims=1) + Cast), exact in fixed point (first maximum wins,
   as ONNX's ArgMax with select_last_index=0).
+
+`soft_bin_loss` is the training loss that argmax needs: a cross-entropy over disparity bins.
 """
 
 from __future__ import annotations
@@ -63,6 +65,18 @@ class DisparityArgmax(nn.Module):
         if self.training:
             return scores
         return scores.argmax(1, keepdim=True).to(scores.dtype)
+
+
+def soft_bin_loss(scores: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the true disparity spread linearly over its two neighbouring bins."""
+    d = disparity.clamp(0, scores.shape[1] - 1)
+    lo = d.floor().long()
+    hi = (lo + 1).clamp(max=scores.shape[1] - 1)
+    w_hi = (d - lo.float()).unsqueeze(1)
+    target = torch.zeros_like(scores)
+    target.scatter_(1, lo.unsqueeze(1), 1 - w_hi)
+    target.scatter_add_(1, hi.unsqueeze(1), w_hi)
+    return -(target * F.log_softmax(scores, 1)).sum(1).mean()
 
 
 STEREO_MODULES = (Siamese, CostVolume, DisparityArgmax)
