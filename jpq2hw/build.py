@@ -38,6 +38,7 @@ class BuildOptions:
     seed: int = 0
     fit: str = "none"  # none | auto: pick strategy and reuse factor per layer so the estimate fits the board
     rtl: bool = False  # also Verilog through da4ml, simulated bit-exact (iverilog) and synthesized (Yosys)
+    input_type: str | None = None  # the grid of an unquantized float input, e.g. fixed<16,6> (frontend/input_type.py)
 
     def output_dir(self) -> Path:
         return self.out if self.out is not None else Path(f"{Path(self.model).name.split('.')[0]}_{self.board}")
@@ -59,6 +60,10 @@ def check_options(opts: BuildOptions):
         raise JpqError(f"--clock-mhz {opts.clock_mhz}: must be between 1 and 1000")
     if opts.input_data is not None and not Path(opts.input_data).is_file():
         raise JpqError(f"--input-data {opts.input_data}: no such file")
+    if opts.input_type is not None:
+        from jpq2hw.frontend.input_type import parse_input_type
+
+        parse_input_type(opts.input_type)  # a malformed type fails before anything is built
     out = opts.output_dir()
     if out.exists() and not opts.force:
         raise JpqError(f"output folder {out} exists; pass --force to replace it")
@@ -119,7 +124,10 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
         validate_structure(model, source)
     with progress.step("normalize", "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"):
         try:
-            normalized = normalize(model, source)
+            from jpq2hw.frontend.input_type import parse_input_type
+
+            declared = parse_input_type(opts.input_type) if opts.input_type is not None else None
+            normalized = normalize(model, source, input_type=declared)
             model = normalized.hardware
         except JpqError:
             raise

@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("-o", "--out", type=Path, help="output folder (default: <model stem>_<board>)")
     p.add_argument("--vectors", type=int, default=100, help="random test vectors over the input's range (default 100)")
     p.add_argument("--input-data", type=Path, help=".npy of real inputs to check as well (one sample or a batch)")
+    p.add_argument("--input-type", metavar="TYPE",
+                   help="grid of an unquantized float input, which the hardware then takes: fixed<W,I>, ufixed<W,I>, "
+                        "intN, uintN or intN*SCALE (e.g. fixed<16,6>, uint8*1/256); the build is exact for inputs on it")
     p.add_argument("--backend", choices=sorted(BACKENDS), default="vitis", help="HLS backend (default vitis)")
     p.add_argument("--io", choices=sorted(IO_TYPES) + ["auto"], default="auto",
                    help="io_parallel (small nets, lowest latency), io_stream (large feature maps), or auto "
@@ -38,7 +41,7 @@ def run(args) -> int:
     opts = BuildOptions(
         model=args.model, board=args.board, out=args.out, vectors=args.vectors, input_data=args.input_data,
         backend=args.backend, io=args.io, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz,
-        force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit, rtl=args.rtl,
+        force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit, rtl=args.rtl, input_type=args.input_type,
     )
     code, _ = run_build(opts)
     return code

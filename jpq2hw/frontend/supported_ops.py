@@ -33,7 +33,7 @@ HOST_OPS = {op: "host tail" for op in HOST_TAIL_OPS} | {"Squeeze": "layout", "Un
 # Ops that only carry constants/layout and disappear in normalization.
 CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}
 
-QUANT_DOMAINS = {"qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general", "finn", ""}
+QUANT_DOMAINS = {"qonnx.custom_op.general", "onnx.brevitas", "finn.custom_op.general", "finn", "qonnx", ""}
 
 # Ops that are not hardware on their own but that a registered pattern pass (jpq2hw/extensions/) rewrites into a
 # custom layer in the hardware graph, e.g. the Slice/Mul/ReduceSum/Concat of a stereo cost volume.

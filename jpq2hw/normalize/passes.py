@@ -22,9 +22,11 @@ from qonnx.transformation.remove import RemoveIdentityOps
 from qonnx.util.cleanup import cleanup_model
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.node_names import SOURCE_NAME_KEY
+from jpq2hw.frontend.input_type import InputType, suggestion
+from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
+from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
 
 
@@ -48,16 +50,23 @@ class Normalized:
     full_reference: ModelWrapper | None = None  # the whole cleaned model, head and tail included
 
 
-def normalize(model: ModelWrapper, source: str = "model") -> Normalized:
+def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
+    file_input = model.graph.input[0].name  # cleanup renames it
+    model = modernize(model, source)  # one quantizer domain, opset >= 13
     complete_node_attributes(model)
     quantize_annotated_input(model, source)
+    if input_type is not None:
+        quantize_declared_input(model, input_type, source)
     separate_repeated_inputs(model)
     remember_source_names(model)
+    rename_constants_apart(model)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
+    model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     model, tail = split_tail(model)
     model, head = split_head(model)
+    check_input_quantized(model, source, file_input)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     for rewrite in PATTERN_PASSES["before"]:
         model = rewrite(model)
@@ -105,16 +114,112 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     if match is None:
         raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn input types are supported")
     signed, bits = match.group(1) == "", int(match.group(2))
+    _insert_input_quant(model, signed, bits, 1.0, f"{name}_annotated")
+
+
+def quantize_declared_input(model: ModelWrapper, input_type: InputType, source: str) -> None:
+    """--input-type: a Quant with the declared grid on the graph input. On the grid it changes nothing, so the
+    model evaluated on grid inputs is the model with this quantizer, which the reference and hardware share."""
+    name = model.graph.input[0].name
+    existing = input_quantizer(model)
+    if existing is not None:
+        raise JpqError(f"--input-type {input_type.text}: the input '{name}' is already quantized by "
+                       f"{node_label(existing)}; the option is only for unquantized float inputs")
+    _insert_input_quant(model, input_type.signed, input_type.bits, input_type.scale, f"{name}_declared")
+
+
+def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str) -> None:
+    name = model.graph.input[0].name
     typed = model.make_new_valueinfo_name()
     for node in model.graph.node:
         node.input[:] = [typed if i == name else i for i in node.input]
+    for out in model.graph.output:
+        if out.name == name:
+            raise JpqError(f"the graph input '{name}' is also its output: nothing to build")
     params = []
-    for suffix, value in (("scale", 1.0), ("zeropt", 0.0), ("bits", float(bits))):
-        params.append(f"{name}_annotated_{suffix}")
+    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits))):
+        params.append(f"{prefix}_{suffix}")
         model.set_initializer(params[-1], np.array(value, dtype=np.float32))
-    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{name}_annotated_type",
-                                                domain="qonnx.custom_op.general", signed=int(signed), narrow=0,
+    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{prefix}_type",
+                                                domain=QONNX_DOMAIN, signed=int(signed), narrow=0,
                                                 rounding_mode="ROUND"))
+    if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):
+        model.model.opset_import.append(helper.make_opsetid(QONNX_DOMAIN, 1))
+
+
+INPUT_LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Identity")  # between the input and its quantizer
+
+
+def input_quantizer(model: ModelWrapper):
+    """The Quant/BipolarQuant the graph input reaches through layout ops only, or None."""
+    frontier, seen = [model.graph.input[0].name], set()
+    while frontier:
+        for consumer in model.find_consumers(frontier.pop()) or []:
+            if consumer.op_type in ("Quant", "BipolarQuant"):
+                return consumer
+            if consumer.op_type in INPUT_LAYOUT_OPS and consumer.name not in seen:
+                seen.add(consumer.name)
+                frontier.append(consumer.output[0])
+    return None
+
+
+def check_input_quantized(model: ModelWrapper, source: str, name: str) -> None:
+    """The hardware needs the grid of its input. Say so first, before any layer is judged on unquantized data."""
+    if input_quantizer(model) is not None:
+        return
+    raise JpqError(f"{source}: the graph input '{name}' is an unquantized float (no Quant node on it): declare "
+                   f"the grid the hardware takes, e.g. --input-type {suggest_input_type(model)}")
+
+
+DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quantizer says more
+
+
+def suggest_input_type(model: ModelWrapper) -> str:
+    """A starting point from the first layer's needs: the grid of the first activation quantizer downstream of
+    the input (its fractional bits, its integer bits plus a sign bit), or hls4ml's default."""
+    from jpq2hw.annotate.quant_types import quant_spec
+
+    frontier, seen = [model.graph.input[0].name], set()
+    while frontier:
+        for consumer in model.find_consumers(frontier.pop(0)) or []:
+            if consumer.name in seen:
+                continue
+            seen.add(consumer.name)
+            if consumer.op_type == "Quant" and model.get_initializer(consumer.input[1]) is not None \
+                    and model.get_initializer(consumer.input[3]) is not None:
+                q = quant_spec(model, consumer)
+                frac = -q.scale_exp
+                return suggestion(True, max(frac, 0), max(q.bits - frac, 0) + (0 if q.signed else 1))
+            frontier.extend(consumer.output)
+    return DEFAULT_SUGGESTION
+
+
+def fold_quantized_constants(model: ModelWrapper) -> ModelWrapper:
+    """Fold every constant subgraph, quantizers included (a quantized bias, a Ceil on constants), with qonnx's
+    own execution. Weight quantizers stay: they carry the weights' bit width to the converter and the report."""
+    from qonnx.transformation.fold_constants import FoldConstants, FoldConstantsFiltered
+
+    weights = {n.input[1] for n in model.graph.node if n.op_type in ("MatMul", "Conv", "Gemm") and len(n.input) > 1}
+
+    def is_constant_quantizer(m, node):
+        return node.op_type in ("Quant", "BipolarQuant") and node.output[0] not in weights
+
+    model = model.transform(FoldConstantsFiltered(is_constant_quantizer))
+    return model.transform(FoldConstants())
+
+
+def rename_constants_apart(model: ModelWrapper) -> None:
+    """qonnx's cleanup names each constant '<node>_param<k>', renaming one at a time; converters write constants
+    that already carry such names (QKeras: Quant_0_param0...). Once a node is added or the nodes are numbered in
+    another order, a rename lands on a name still in use ("Found multiple get_by_name matches"). Names that
+    cannot collide avoid that; cleanup gives them readable names right after."""
+    taken = set(model.get_all_tensor_names()) | {t.name for t in model.graph.initializer}
+    for k, init in enumerate(list(model.graph.initializer)):
+        new = f"jpq2hw_const_{k}"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        model.rename_tensor(init.name, new)
 
 
 def remember_source_names(model: ModelWrapper) -> None:
@@ -125,15 +230,20 @@ def remember_source_names(model: ModelWrapper) -> None:
 
 
 def separate_repeated_inputs(model: ModelWrapper) -> None:
-    """A node that takes one tensor twice (Mul(d, d), a square) loses the second one in qonnx's tensor renaming,
-    which renames only the first occurrence per node. Feed the repeats through Identity nodes for the cleanup."""
+    """A node that takes one tensor twice (Mul(d, d), a square; a Quant whose scale and bit width are one constant)
+    loses the second one in qonnx's tensor renaming, which renames only the first occurrence per node. Feed
+    repeated data through Identity nodes for the cleanup; give a repeated constant its own copy."""
     for node in list(model.graph.node):
         seen = set()
         for k, name in enumerate(node.input):
-            if name and name in seen and model.get_initializer(name) is None:
+            if name and name in seen:
                 copy = model.make_new_valueinfo_name()
-                model.graph.node.insert(list(model.graph.node).index(node),
-                                        helper.make_node("Identity", [name], [copy], name=f"{node.name}_repeat{k}"))
+                value = model.get_initializer(name)
+                if value is None:
+                    model.graph.node.insert(list(model.graph.node).index(node),
+                                            helper.make_node("Identity", [name], [copy], name=f"{node.name}_repeat{k}"))
+                else:
+                    model.set_initializer(copy, value)
                 node.input[k] = copy
             seen.add(name)
 
