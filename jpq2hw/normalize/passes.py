@@ -56,17 +56,19 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     complete_node_attributes(model)
     quantize_annotated_input(model, source)
     if input_type is not None:
-        quantize_declared_input(model, input_type, source)
+        quantize_declared_input(model, input_type)
     separate_repeated_inputs(model)
     remember_source_names(model)
     rename_constants_apart(model)
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
     model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
+    bipolar_weights_as_two_bits(model)
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     model, tail = split_tail(model)
     model, head = split_head(model)
     check_input_quantized(model, source, file_input)
+    check_hardware_not_empty(model, source)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     for rewrite in PATTERN_PASSES["before"]:
         model = rewrite(model)
@@ -117,15 +119,12 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     _insert_input_quant(model, signed, bits, 1.0, f"{name}_annotated")
 
 
-def quantize_declared_input(model: ModelWrapper, input_type: InputType, source: str) -> None:
+def quantize_declared_input(model: ModelWrapper, input_type: InputType) -> None:
     """--input-type: a Quant with the declared grid on the graph input. On the grid it changes nothing, so the
-    model evaluated on grid inputs is the model with this quantizer, which the reference and hardware share."""
-    name = model.graph.input[0].name
-    existing = input_quantizer(model)
-    if existing is not None:
-        raise JpqError(f"--input-type {input_type.text}: the input '{name}' is already quantized by "
-                       f"{node_label(existing)}; the option is only for unquantized float inputs")
-    _insert_input_quant(model, input_type.signed, input_type.bits, input_type.scale, f"{name}_declared")
+    model evaluated on grid inputs is the model with this quantizer, which the reference and hardware share.
+    A model that quantizes its input itself then does so in hardware, from the declared grid."""
+    _insert_input_quant(model, input_type.signed, input_type.bits, input_type.scale,
+                        f"{model.graph.input[0].name}_declared")
 
 
 def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str) -> None:
@@ -171,6 +170,16 @@ def check_input_quantized(model: ModelWrapper, source: str, name: str) -> None:
                    f"the grid the hardware takes, e.g. --input-type {suggest_input_type(model)}")
 
 
+def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
+    """A model that is nothing but its input quantizer leaves no hardware: the host quantizes the input."""
+    quant = input_quantizer(model)
+    if quant is None or any(n is not quant and n.op_type not in INPUT_LAYOUT_OPS for n in model.graph.node):
+        return
+    raise JpqError(f"{source}: the model is only its input quantizer ({node_label(quant)}), which runs on the host: "
+                   f"the hardware would be a wire; to build the quantizer itself, declare the grid the hardware "
+                   f"takes, e.g. --input-type {suggest_input_type(model)}")
+
+
 DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quantizer says more
 
 
@@ -192,6 +201,28 @@ def suggest_input_type(model: ModelWrapper) -> str:
                 return suggestion(True, max(frac, 0), max(q.bits - frac, 0) + (0 if q.signed else 1))
             frontier.extend(consumer.output)
     return DEFAULT_SUGGESTION
+
+
+def bipolar_weights_as_two_bits(model: ModelWrapper) -> None:
+    """A 1-bit signed weight Quant (QKeras `binary`) gives -s/+s (qonnx's bipolar case). Store the quantized
+    weights and make the Quant 2-bit narrow with the same scale: it passes -s/+s unchanged and is an ordinary
+    fixed-point type, so power-of-two binary weights need no integer rewrite (a 1-bit type would hold 0 only)."""
+    from jpq2hw.annotate.quant_types import quantized_constant
+
+    for node in model.get_nodes_by_op_type("Quant"):
+        params = [model.get_initializer(i) for i in node.input]
+        if any(p is None for p in params) or np.asarray(params[3]).size != 1 or float(np.asarray(params[3]).ravel()[0]) != 1:
+            continue
+        attrs = {a.name: a for a in node.attribute}
+        if "signed" in attrs and attrs["signed"].i == 0:
+            continue
+        values = quantized_constant(model, node)
+        model.set_initializer(node.input[0], values.astype(np.float32))
+        bits = model.make_new_valueinfo_name()
+        model.set_initializer(bits, np.array(2.0, dtype=np.float32))
+        node.input[3] = bits
+        _set_default(node, "narrow", 1)
+        next(a for a in node.attribute if a.name == "narrow").i = 1
 
 
 def fold_quantized_constants(model: ModelWrapper) -> ModelWrapper:

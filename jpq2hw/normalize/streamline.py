@@ -229,7 +229,9 @@ class _Streamliner:
             codes = int_quant(np.asarray(const, np.float64), scale, zeropt, np.float64(bits), signed, narrow,
                               rounding) / scale
             m.set_initializer(x, codes.astype(np.float32))
-            m.set_initializer(node.input[1], np.ones_like(scale, dtype=np.float32))
+            self._set_param(node, 1, np.ones_like(scale, dtype=np.float32))
+            if bits == 1 and signed:  # bipolar weights (qonnx's 1-bit signed Quant): -1/+1 need a 2-bit narrow type
+                self._make_pm1(node)
             self.weight_codes[node.output[0]] = (codes, scale)
             self.state[node.output[0]] = None
             return
@@ -240,12 +242,9 @@ class _Streamliner:
             if self.input_scale is not None:
                 self.refuse(node, "a second quantizer on float data: only the input may be quantized on the host")
             self.input_scale = float(scale.ravel()[0])
-            m.set_initializer(node.input[1], np.ones_like(scale, dtype=np.float32))
+            self._set_param(node, 1, np.ones_like(scale, dtype=np.float32))
             if bits == 1 and signed:  # bipolar codes -1/+1 need a 2-bit narrow type in hardware
-                m.set_initializer(node.input[3], np.array(2.0, dtype=np.float32))
-                for a in node.attribute:
-                    if a.name == "narrow":
-                        a.i = 1
+                self._make_pm1(node)
             self.state[node.output[0]] = Affine([_frac(self.input_scale)], [Fraction(0)])
             self.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
             return
@@ -256,7 +255,7 @@ class _Streamliner:
         if bits > 1 and src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
             ratio = s[0] / src.alpha[0]
             if is_power_of_two(ratio) and ratio >= 1:
-                m.set_initializer(node.input[1], np.array(float(ratio), dtype=np.float32))
+                self._set_param(node, 1, np.array(float(ratio), dtype=np.float32))
                 self.state[node.output[0]] = Affine([src.alpha[0]], [Fraction(0)])
                 return
         bipolar = bits == 1 and signed
@@ -266,6 +265,17 @@ class _Streamliner:
                                              bipolar=bipolar)
         self._insert_thresholds(node, x, thresholds, signs, lo, hi, step=2 if bipolar else 1)
         self.state[node.output[0]] = Affine(s, [Fraction(0)] * n)
+
+    def _set_param(self, node, k: int, value: np.ndarray) -> None:
+        """Give input k of `node` a new constant of its own (exporters share parameter tensors between nodes)."""
+        node.input[k] = self._new_const(f"{node.name}_param{k}_int", value)
+
+    def _make_pm1(self, node) -> None:
+        """A 1-bit signed Quant passes -1/+1 (qonnx's bipolar case); in hardware that is a 2-bit narrow type."""
+        self._set_param(node, 3, np.array(2.0, dtype=np.float32))
+        for a in node.attribute:
+            if a.name == "narrow":
+                a.i = 1
 
     def _insert_thresholds(self, node, x, thresholds, signs, lo, hi, step):
         n = len(signs)
