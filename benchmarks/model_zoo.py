@@ -1,7 +1,10 @@
-"""jpq2hw beside plain hls4ml on the model zoo (tests/testkit/zoo.py): the QONNX models people actually have.
+"""jpq2hw beside plain hls4ml on the public QONNX corpus (../shared/corpus: files real exporters wrote, copied byte
+for byte from public repositories; provenance in its SOURCES.md). The imitation zoo (tests/testkit/zoo.py) stays
+a unit-level test; real-world claims come from this corpus.
 
-For each zoo model:
-- jpq2hw: `run_build(..., vectors=N)`: exit code, bit_exact (of the hardware part), or the one-line refusal; time.
+For each corpus file (options and expectations from tests/testkit/corpus.py):
+- jpq2hw: `jpq2hw build FILE --vectors N [options]`: exit code, bit_exact (of the hardware part), host ops, or the
+  one-line refusal; time.
 - plain hls4ml, its documented QONNX recipe on the same file (qonnx cleanup -> ConvertToChannelsLastAndClean ->
   GemmToMatMul -> cleanup; config_from_onnx_model(granularity='name', backend='Vitis',
   default_precision='fixed<32,16>'); convert_from_onnx_model(io_parallel, Vitis); compile; predict), fed the
@@ -10,7 +13,7 @@ For each zoo model:
   onnxruntime cannot run (BipolarQuant, > 8 bits). Each attempt runs in a subprocess with a timeout: hls4ml can
   crash or abort.
 
-    python benchmarks/model_zoo.py [--vectors 100] [--only NAME ...] [--timeout 600] [--keep DIR]
+    python benchmarks/model_zoo.py [--vectors 20] [--only FILE ...] [--timeout 600] [--keep DIR]
 
 Prints a table and writes it to benchmarks/model_zoo_results.md.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # testkit: the model zoo
+sys.path.insert(0, str(HERE.parent / "tests"))  # testkit: the corpus table
 
 # --- plain hls4ml (runs in a child process: `python model_zoo.py --plain MODEL INPUTS OUTDIR RESULT.json`) ----------
 
@@ -81,7 +84,7 @@ def plain_hls4ml(model_path: str, inputs_path: str, out_dir: str, result_path: s
             raise RuntimeError(f"output shape {list(y.shape)} != reference {list(ref.shape)}")
         err = np.abs(y - ref)
         result.update(stage="done", converts=True, max_abs_error=float(err.max()),
-                      share_exact=float(np.mean(err == 0)), vectors=len(x),
+                      wrong_values=int(np.count_nonzero(err)), values=int(err.size), vectors=len(x),
                       same_argmax=float(np.mean(np.argmax(y, 1) == np.argmax(ref, 1))) if ref.shape[1] > 1 else None)
     except BaseException as exc:  # noqa: BLE001  (report whatever stopped it)
         import traceback
@@ -154,21 +157,31 @@ def run_plain(model_path: Path, inputs: np.ndarray, work: Path, timeout: float) 
 # --- jpq2hw ---------------------------------------------------------------------------------------------------
 
 
-def run_jpq2hw(model_path: Path, out: Path, vectors: int) -> dict:
-    from jpq2hw.build import BuildOptions, run_build
-    from jpq2hw.errors import JpqError
+def run_jpq2hw(model_path: Path, out: Path, vectors: int, options: tuple[str, ...]) -> dict:
+    """The command a user runs, in this process; the report and the one-line refusal are read back."""
+    from jpq2hw.cli import main as cli
 
     t = time.time()
+    err = io.StringIO()
     try:
-        code, report = run_build(BuildOptions(model=model_path, out=out, quiet=True, vectors=vectors, force=True))
-        res = {"exit": code, "bit_exact": report["bit_exact"], "io": report["io_type"],
-               "mismatched": report["mismatched_vectors"], "max_abs_error": report["max_abs_error"],
-               "host_ops": [h["op"] for h in report["host_ops"]],
-               "tail_error": report.get("host_tail_max_abs_error")}
-    except JpqError as exc:
-        res = {"exit": exc.exit_code, "refusal": str(exc)}
-    except Exception as exc:  # noqa: BLE001  (a crash is a bug to report, not a reason to stop the benchmark)
-        res = {"exit": None, "crash": f"{type(exc).__name__}: {_one_line(str(exc), 300)}"}
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = cli(["build", str(model_path), "-o", str(out), "-q", "--force", "--vectors", str(vectors),
+                        *options])
+    except BaseException as exc:  # noqa: BLE001  (a crash is a bug to report, not a reason to stop the benchmark)
+        code, err = None, io.StringIO(f"{type(exc).__name__}: {exc}")
+    message = _one_line(err.getvalue(), 300)
+    res = {"exit": code, "options": list(options)}
+    report = out / "report.json"
+    if code in (0, 1) and report.exists():
+        r = json.loads(report.read_text())
+        res.update(bit_exact=r["bit_exact"], io=r["io_type"], mismatched=r["mismatched_vectors"],
+                   max_abs_error=r["max_abs_error"], host_ops=[h["op"] for h in r["host_ops"]],
+                   tail_error=r.get("host_tail_max_abs_error"), vectors=r["vectors"],
+                   float32_differs=len(r.get("float32_reference_differs") or []))
+    elif "internal error" in message or code is None:
+        res["crash"] = message
+    else:
+        res["refusal"] = message
     res["seconds"] = round(time.time() - t, 1)
     return res
 
@@ -205,29 +218,39 @@ def model_inputs(model_path: Path, out: Path, vectors: int) -> np.ndarray:
 
 def fmt_jpq(r: dict) -> str:
     if "refusal" in r:
-        return f"refused (exit {r['exit']})"
+        return f"exit {r['exit']}, refused"
     if "crash" in r:
-        return "CRASH"
+        return f"exit {r['exit']}, INTERNAL ERROR"
     verdict = "bit-exact" if r["bit_exact"] else f"NOT exact ({r['mismatched']} vectors, max err {r['max_abs_error']:.3g})"
-    return f"exit {r['exit']}, {verdict}, {r['io']}"
+    return f"exit {r['exit']}, {verdict}"
+
+
+def fmt_host_ops(r: dict) -> str:
+    ops = r.get("host_ops")
+    if ops is None:
+        return "-"
+    return ", ".join(sorted(set(ops))) or "none"
 
 
 def fmt_plain(r: dict) -> tuple[str, str, str]:
+    """converts? / exact? / wrong outputs"""
     if not r.get("converts"):
         return "no", "-", "-"
     if "max_abs_error" not in r:
-        return "yes (no reference)", "-", "-"
-    return "yes", f"{r['max_abs_error']:.3g}", f"{100 * r['share_exact']:.1f}%"
+        return "yes", "? (no reference)", "-"
+    exact = "yes" if r["wrong_values"] == 0 else "no"
+    wrong = f"{r['wrong_values']} of {r['values']} (max err {r['max_abs_error']:.3g})" if r["wrong_values"] else "0"
+    return "yes", exact, wrong
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vectors", type=int, default=100)
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--vectors", type=int, default=20)
+    ap.add_argument("--only", nargs="*", default=None, help="corpus file names (default: all)")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--keep", type=Path, default=None,
-                    help="keep models, builds and per-model results in this folder; a rerun with the same folder "
-                         "reuses the results it finds there (delete rows/NAME.json to redo one)")
+                    help="keep builds and per-file results in this folder; a rerun with the same folder "
+                         "reuses the results it finds there (delete rows/FILE.json to redo one)")
     ap.add_argument("--plain", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--results", type=Path, default=HERE / "model_zoo_results.md")
     args = ap.parse_args(argv)
@@ -235,29 +258,30 @@ def main(argv=None) -> int:
         plain_hls4ml(*args.plain)
         return 0
 
-    from testkit import zoo
+    from testkit.corpus import CASES, CORPUS_DIR, corpus_path
 
-    names = args.only or list(zoo.ZOO)
-    work = args.keep or Path(tempfile.mkdtemp(prefix="jpq2hw_zoo_"))
+    if not CORPUS_DIR.is_dir():
+        print(f"model_zoo: the corpus is not at {CORPUS_DIR}", file=sys.stderr)
+        return 2
+    cases = [c for c in CASES if args.only is None or c.file in args.only]
+    work = args.keep or Path(tempfile.mkdtemp(prefix="jpq2hw_corpus_"))
     rows = []
-    for name in names:
+    for case in cases:
+        name, path = case.file, corpus_path(case)
         row_file = work / "rows" / f"{name}.json"
         if row_file.exists():
-            jr, pr = json.loads(row_file.read_text())
-            rows.append((name, zoo.ZOO[name][1], jr, pr))
+            rows.append((case, *json.loads(row_file.read_text())))
             print(f"[{name}] reusing {row_file}", file=sys.stderr, flush=True)
             continue
-        print(f"[{name}] making the model", file=sys.stderr, flush=True)
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporters talk
-            path = zoo.make(name, work / "models")
-        print(f"[{name}] jpq2hw build", file=sys.stderr, flush=True)
-        jr = run_jpq2hw(path, work / "jpq2hw" / name, args.vectors)
-        print(f"[{name}]   {fmt_jpq(jr)} in {jr['seconds']} s", file=sys.stderr, flush=True)
+        print(f"[{name}] jpq2hw build {' '.join(case.options)}", file=sys.stderr, flush=True)
+        jr = run_jpq2hw(path, work / "jpq2hw" / name, args.vectors, case.options)
+        print(f"[{name}]   {fmt_jpq(jr)} in {jr['seconds']} s {jr.get('refusal', jr.get('crash', ''))}",
+              file=sys.stderr, flush=True)
         x = model_inputs(path, work / "jpq2hw" / name, args.vectors)
         print(f"[{name}] plain hls4ml", file=sys.stderr, flush=True)
         pr = run_plain(path, x, work / "plain" / name, args.timeout)
         print(f"[{name}]   converts={pr.get('converts')} {pr.get('error', '')}", file=sys.stderr, flush=True)
-        rows.append((name, zoo.ZOO[name][1], jr, pr))
+        rows.append((case, jr, pr))
         row_file.parent.mkdir(parents=True, exist_ok=True)
         row_file.write_text(json.dumps([jr, pr]))
     table = render(rows, args.vectors)
@@ -268,38 +292,57 @@ def main(argv=None) -> int:
     return 0
 
 
+def machine_load() -> str:
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
 def render(rows, vectors: int) -> str:
+    import subprocess as sp
     from importlib.metadata import version
 
+    commit = sp.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    n_exact = sum(1 for _, jr, _ in rows if jr.get("bit_exact") and jr.get("exit") == 0)
+    n_crash = sum(1 for _, jr, _ in rows if "crash" in jr)
+    n_conv = sum(1 for _, _, pr in rows if pr.get("converts"))
+    n_plain_exact = sum(1 for _, _, pr in rows if pr.get("converts") and pr.get("wrong_values") == 0)
     lines = [
-        "# Model zoo: jpq2hw vs plain hls4ml",
+        "# Public QONNX corpus: jpq2hw vs plain hls4ml",
         "",
-        f"Written by `python benchmarks/model_zoo.py` (hls4ml {version('hls4ml')}, qonnx "
-        f"{version('qonnx')}, {vectors} vectors per model, 2 shared CPU cores). Models: "
-        "`tests/testkit/zoo.py`. jpq2hw's verdict is on its hardware part (float head/tail on the host); plain "
-        "hls4ml is its documented QONNX recipe (Vitis, io_parallel, `fixed<32,16>` default) on the same file and the "
-        "same float inputs, compared with the whole model in onnxruntime (QCDQ) or qonnx execution.",
+        f"Written by `python benchmarks/model_zoo.py` at commit {commit} (hls4ml {version('hls4ml')}, qonnx "
+        f"{version('qonnx')}, {vectors} vectors per file). Files: `../shared/corpus` (real exporters' output, "
+        "provenance in its SOURCES.md); options per file from `tests/testkit/corpus.py`. jpq2hw's verdict is on its "
+        "hardware part (float head/tail on the host). Plain hls4ml is its documented QONNX recipe (Vitis, "
+        "io_parallel, `fixed<32,16>` default) on the same file and the same float inputs, compared with the whole "
+        "model in onnxruntime (QCDQ) or qonnx execution.",
         "",
-        "| model | kind | jpq2hw | jpq2hw time (s) | hls4ml converts? | hls4ml max abs error | hls4ml share exact "
-        "| hls4ml same argmax |",
-        "|---|---|---|---|---|---|---|---|",
+        f"Machine while measuring: {machine_load()}, shared with other jobs; times are wall-clock.",
+        "",
+        f"Summary: jpq2hw exact on {n_exact} of {len(rows)} (internal errors: {n_crash}); plain hls4ml converts "
+        f"{n_conv} of {len(rows)}, exact on {n_plain_exact}.",
+        "",
+        "| file | jpq2hw options | jpq2hw | host ops | jpq2hw time (s) | hls4ml converts | hls4ml exact "
+        "| hls4ml wrong outputs | hls4ml time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, kind, jr, pr in rows:
-        conv, err, share = fmt_plain(pr)
-        am = pr.get("same_argmax")
-        lines.append(f"| {name} | {kind} | {fmt_jpq(jr)} | {jr['seconds']} | {conv} | {err} | {share} | "
-                     f"{'-' if am is None else f'{100 * am:.0f}%'} |")
-    notes = [(n, jr) for n, _, jr, _ in rows if "refusal" in jr or "crash" in jr or not jr.get("bit_exact")]
+    for case, jr, pr in rows:
+        conv, exact, wrong = fmt_plain(pr)
+        opts = f"`{' '.join(case.options)}`" if case.options else "-"
+        lines.append(f"| {case.file} | {opts} | {fmt_jpq(jr)} | {fmt_host_ops(jr)} | {jr['seconds']} | {conv} | "
+                     f"{exact} | {wrong} | {pr.get('seconds', '-')} |")
+    notes = [(c.file, jr) for c, jr, _ in rows if "refusal" in jr or "crash" in jr or not jr.get("bit_exact")]
     if notes:
         lines += ["", "jpq2hw refusals and failures:", ""]
         for n, jr in notes:
             lines.append(f"- {n}: {jr.get('refusal') or jr.get('crash') or fmt_jpq(jr)}")
-    fails = [(n, pr) for n, _, _, pr in rows if pr.get("error")]
+    fails = [(c.file, pr) for c, _, pr in rows if pr.get("error")]
     if fails:
         lines += ["", "plain hls4ml failures:", ""]
         for n, pr in fails:
             lines.append(f"- {n}: {pr.get('error')}")
-    refs = sorted({pr.get("reference") for _, _, _, pr in rows if pr.get("reference")})
+    refs = sorted({pr.get("reference") for _, _, pr in rows if pr.get("reference")})
     if refs:
         lines += ["", "References used for plain hls4ml: " + "; ".join(refs) + "."]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""Every file of the public QONNX corpus (../shared/corpus): built with the options its table row gives, exit 0 and
+bit-exact on a few vectors, or refused in one line naming the true cause. Real exporters' files, not imitations."""
+
+import json
+
+import pytest
+
+from jpq2hw.cli import main
+from testkit.corpus import CASES, CORPUS_DIR, corpus_path
+
+VECTORS = "8"  # few vectors: each case compiles C++ twice (C-simulation and the AXI-Stream wrapper check)
+
+pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason=f"the QONNX corpus is not at {CORPUS_DIR}")
+
+
+def _build(case, tmp_path, capsys, *options):
+    out = tmp_path / "out"
+    code = main(["build", str(corpus_path(case)), "-o", str(out), "-q", "--vectors", VECTORS, *options])
+    return code, capsys.readouterr().err.strip(), out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.file for c in CASES])
+def test_corpus_file_builds_exact_or_is_refused_in_one_line(case, tmp_path, capsys):
+    if case.pending:
+        pytest.xfail(f"not supported yet: {case.pending}")
+    code, err, out = _build(case, tmp_path, capsys, *case.options)
+    assert "internal error" not in err, err
+    if case.expect == "exact":
+        assert code == 0, err
+        report = json.loads((out / "report.json").read_text())
+        assert report["bit_exact"] is True
+        assert report["vectors"] >= int(VECTORS)
+    else:
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert case.expect in err, err
+        assert not out.exists()
+
+
+NEEDS_INPUT_TYPE = [c for c in CASES if c.needs_input_type]
+
+
+@pytest.mark.parametrize("case", NEEDS_INPUT_TYPE, ids=[c.file for c in NEEDS_INPUT_TYPE])
+def test_float_input_is_refused_first_with_an_input_type_suggestion(case, tmp_path, capsys):
+    """Without --input-type a float input is the first thing named (not a layer refused on unquantized data),
+    with a type to try that the option accepts."""
+    from jpq2hw.frontend.input_type import parse_input_type
+
+    code, err, out = _build(case, tmp_path, capsys)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert case.file in err and "--input-type " in err, err
+    assert "per-channel" not in err and "Softmax" not in err, err
+    parse_input_type(err.split("--input-type ")[1].split()[0])  # the suggestion is a valid option value
+    assert not out.exists()

@@ -1,0 +1,53 @@
+"""The public QONNX corpus (../shared/corpus, files copied byte for byte from real exporters' repositories) and how
+each file is built: the options it needs and what the build must do with it. Tests and benchmarks/model_zoo.py
+read this one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS_DIR = REPO.parent / "shared" / "corpus"
+
+# QKeras conversions leave the graph input as float; this declares the grid the hardware takes (hls4ml's own
+# default precision, which a plain hls4ml user gets implicitly).
+QKERAS_INPUT = "fixed<16,6>"
+
+
+@dataclass(frozen=True)
+class CorpusCase:
+    file: str
+    options: tuple[str, ...] = ()  # extra `jpq2hw build` options
+    expect: str = "exact"  # "exact": exit 0 and bit-exact; otherwise a phrase the one-line refusal must contain
+    needs_input_type: bool = False  # without --input-type: refused with a suggestion of one
+    pending: str = ""  # not supported yet: why (the test is an expected failure until it is)
+
+
+def _qkeras(file: str) -> CorpusCase:
+    return CorpusCase(file, ("--input-type", QKERAS_INPUT), needs_input_type=True)
+
+
+CASES = [
+    _qkeras("qkeras_qdense_w8_b8_relu6.onnx"),
+    _qkeras("qkeras_qdense_w4n_b8n_relu6.onnx"),
+    _qkeras("qkeras_qdense_binary_w1_b4.onnx"),
+    _qkeras("qkeras_qdense2_w2_b4.onnx"),
+    _qkeras("qkeras_qdense_legacy_domains.onnx"),
+    _qkeras("qkeras_qactivation_relu_u8.onnx"),
+    # the input quantizer is the whole model: without --input-type the hardware would be a wire
+    _qkeras("qkeras_qactivation_bits_s2n.onnx"),
+    _qkeras("qkeras_qactivation_binary.onnx"),
+    _qkeras("qkeras_qconv2d_w4_b8.onnx"),
+    _qkeras("qkeras_qconv2d_ternary_w2_b2.onnx"),
+    _qkeras("qkeras_qconv2d_binary_w1_b4.onnx"),
+    CorpusCase("brevitas_espcn_depthtospace_w4a4.onnx", pending="DepthToSpace and a float input straight into a Conv"),
+    CorpusCase("brevitas_espcn_nnresize_w4a4.onnx", pending="nearest Resize and per-channel float scales"),
+    CorpusCase("brevitas_sepconv_chlast_perchannel_w8a8.onnx", pending="channels-last depthwise convolutions"),
+    CorpusCase("brevitas_branched_chlast_w4a4.onnx", pending="channels-last depthwise convolutions"),
+    CorpusCase("brevitas_tiny_unet_chlast_w4a4.onnx", pending="channels-last depthwise convolutions"),
+]
+
+
+def corpus_path(case: CorpusCase) -> Path:
+    return CORPUS_DIR / case.file
