@@ -28,11 +28,14 @@ def register(subparsers) -> None:
                    help="auto: pick strategy and reuse factor per layer so the design fits the board")
     p.add_argument("--clock-mhz", type=float, help="target clock (default: the board's)")
     p.add_argument("--csynth", type=Path, help="a csynth.xml to show next to the estimate")
+    p.add_argument("--input-type", metavar="TYPE",
+                   help="grid of an unquantized float input, as for `jpq2hw build` (e.g. fixed<16,6>)")
     p.set_defaults(func=run)
 
 
 def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel", reuse_factor: int = 1,
-                          fit: str = "none", clock_mhz: float | None = None, csynth: Path | None = None) -> dict:
+                          fit: str = "none", clock_mhz: float | None = None, csynth: Path | None = None,
+                          input_type: str | None = None) -> dict:
     """The report dict (same keys as a build's report.json minus the build-only ones) for a model."""
     from jpq2hw import boards
     from jpq2hw import extensions  # noqa: F401  (custom layers and pattern passes, as the build registers them)
@@ -48,11 +51,14 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
         raise JpqError(f"--reuse-factor {reuse_factor}: must be >= 1")
     if clock_mhz is not None and not 1 <= clock_mhz <= 1000:
         raise JpqError(f"--clock-mhz {clock_mhz}: must be between 1 and 1000")
+    from jpq2hw.frontend.input_type import parse_input_type
+
+    declared = parse_input_type(input_type) if input_type is not None else None
     source = str(model_path)
     model = load_model(model_path)
     validate_structure(model, source)
     try:
-        model = normalize(model).hardware
+        model = normalize(model, source, input_type=declared).hardware
     except JpqError:
         raise
     except Exception as exc:
@@ -85,7 +91,8 @@ def run(args) -> int:
     from jpq2hw.report.build_report import render_markdown, write_reports
 
     report = build_estimate_report(args.model, args.board, io=args.io, reuse_factor=args.reuse_factor,
-                                   fit=args.fit, clock_mhz=args.clock_mhz, csynth=args.csynth)
+                                   fit=args.fit, clock_mhz=args.clock_mhz, csynth=args.csynth,
+                                   input_type=args.input_type)
     print(render_markdown(report), end="")
     if args.out is not None:
         out = Path(args.out)
