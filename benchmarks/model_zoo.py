@@ -281,6 +281,7 @@ def main(argv=None) -> int:
         print(f"[{name}] plain hls4ml", file=sys.stderr, flush=True)
         pr = run_plain(path, x, work / "plain" / name, args.timeout)
         print(f"[{name}]   converts={pr.get('converts')} {pr.get('error', '')}", file=sys.stderr, flush=True)
+        jr["commit"] = _commit()
         rows.append((case, jr, pr))
         row_file.parent.mkdir(parents=True, exist_ok=True)
         row_file.write_text(json.dumps([jr, pr]))
@@ -299,11 +300,16 @@ def machine_load() -> str:
     return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
+def _commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def render(rows, vectors: int) -> str:
-    import subprocess as sp
     from importlib.metadata import version
 
-    commit = sp.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    commits = sorted({jr.get("commit", "?") for _, jr, _ in rows})
+    commit = commits[0] if len(commits) == 1 else f"{', '.join(commits)} (rows reused from --keep)"
     n_exact = sum(1 for _, jr, _ in rows if jr.get("bit_exact") and jr.get("exit") == 0)
     n_crash = sum(1 for _, jr, _ in rows if "crash" in jr)
     n_conv = sum(1 for _, _, pr in rows if pr.get("converts"))
