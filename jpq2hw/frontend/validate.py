@@ -37,12 +37,13 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     produced = {o for n in graph.node for o in n.output} | initializers | {inputs[0].name}
     if graph.output[0].name not in produced:
         raise JpqError(f"{source}: the graph output '{graph.output[0].name}' is not produced by any node")
-    for node in graph.node:
+    constant = constant_nodes(model)
+    for index, node in enumerate(graph.node):
         label = _label(node)
         if node.op_type in ("Trunc",):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS \
-                and node.op_type not in HOST_OPS:
+                and node.op_type not in HOST_OPS and index not in constant:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
                 f"(supported: {', '.join(sorted(SUPPORTED_OPS))})"
@@ -68,6 +69,22 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
+
+
+def constant_nodes(model: ModelWrapper) -> set[int]:
+    """Positions of the nodes that compute only from constants (a Ceil on a scale, a quantized bias):
+    normalization folds them into constants, so any op that onnxruntime can run is fine there."""
+    known = {t.name for t in model.graph.initializer}
+    found: set[int] = set()
+    changed = True
+    while changed:  # the graph may not be sorted yet
+        changed = False
+        for k, node in enumerate(model.graph.node):
+            if k not in found and node.input and all(i in known for i in node.input if i):
+                found.add(k)
+                known.update(node.output)
+                changed = True
+    return found
 
 
 def _check_input_type(value_info, source: str) -> None:

@@ -34,7 +34,7 @@ def test_bad_input_types_are_one_line_errors(text):
         parse_input_type(text)
 
 
-def _qkeras_like_dense(path, opset=9, quant_domain="qonnx", int_params=True):
+def _qkeras_like_dense(path, opset=9, quant_domain="qonnx", int_params=True, ceil_bias=False):
     """What the QKeras converter writes: opset 9, float input straight into MatMul, a Quant on the constant bias,
     zero point and bit width as int64, Identity nodes at the end."""
     rng = np.random.default_rng(0)
@@ -51,7 +51,8 @@ def _qkeras_like_dense(path, opset=9, quant_domain="qonnx", int_params=True):
         helper.make_node("Quant", ["b", "s", "z", "bits"], ["bq"], domain=quant_domain, name="bias_quant",
                          signed=1, narrow=0, rounding_mode="ROUND"),
         helper.make_node("MatMul", ["inp", "wq"], ["mm"], name="dense/MatMul"),
-        helper.make_node("Add", ["mm", "bq"], ["y"], name="dense/BiasAdd"),
+        *([helper.make_node("Ceil", ["bq"], ["bc"], name="bias_ceil")] if ceil_bias else []),
+        helper.make_node("Add", ["mm", "bc" if ceil_bias else "bq"], ["y"], name="dense/BiasAdd"),
         helper.make_node("Identity", ["y"], ["out"], name="Identity"),
     ]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, 4])],
@@ -106,3 +107,17 @@ def test_declared_grid_is_the_reference_input(tmp_path):
     off_grid = on_grid + 0.01
     assert np.array_equal(ref.run_batch(on_grid), ref.run_batch(off_grid))
     assert not np.array_equal(ref.run_batch(on_grid), ref.run_batch(on_grid + 0.0625))
+
+
+def test_ops_on_constants_only_are_folded_not_refused(tmp_path):
+    """A Ceil has no hardware form, but on a constant (here a quantized bias) it is just another constant."""
+    path = _qkeras_like_dense(tmp_path / "m.onnx", ceil_bias=True)
+    from jpq2hw.frontend.validate import validate_structure
+
+    model = load_model(path)
+    validate_structure(model, str(path))
+    n = normalize(model, str(path), input_type=parse_input_type("fixed<12,4>"))
+    assert not n.hardware.get_nodes_by_op_type("Ceil")
+    add = n.hardware.get_nodes_by_op_type("Add")[0]
+    bias = next(n.hardware.get_initializer(i) for i in add.input if n.hardware.get_initializer(i) is not None)
+    assert np.array_equal(bias, np.ceil(bias))
