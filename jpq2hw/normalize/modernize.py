@@ -26,7 +26,18 @@ MIN_IR_VERSION = 7  # what opset 13 requires
 def modernize(model: ModelWrapper, source: str) -> ModelWrapper:
     canonical_quant_domains(model)
     float_quant_parameters(model)
-    return upgrade_opset(model, source)
+    model = upgrade_opset(model, source)
+    onnx_domain_first(model)
+    return model
+
+
+def onnx_domain_first(model: ModelWrapper) -> None:
+    """qonnx's passes read the ONNX opset from opset_import[0] (e.g. to execute a node while folding constants)."""
+    imports = sorted(model.model.opset_import, key=lambda o: o.domain not in ("", "ai.onnx"))
+    if list(imports) != list(model.model.opset_import):
+        copies = [onnx.OperatorSetIdProto.FromString(o.SerializeToString()) for o in imports]
+        del model.model.opset_import[:]
+        model.model.opset_import.extend(copies)
 
 
 def float_quant_parameters(model: ModelWrapper) -> None:
