@@ -163,8 +163,7 @@ class ExactPrecision(ModelOptimizerPass):
         if isinstance(layer, (Dense, Conv1D, Conv2D)):
             w = layer.get_attr("weight").data
             n_out = w.shape[-1]
-            if layer.class_name.startswith("Depthwise"):
-                raise NotExactError(f"layer {layer.name}: depthwise convolution is not supported yet")
+            # depthwise weights are (kh, kw, 1, C): column c is channel c's kernel, as for a dense layer
             w2 = w.reshape(-1, n_out)
             b_var = layer.get_attr("bias")
             b = b_var.data if b_var is not None else None

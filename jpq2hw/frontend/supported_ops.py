@@ -3,7 +3,8 @@
 SUPPORTED_OPS = {
     "Quant": "fixed-point type of a weight (folded into it) or an activation quantizer (ap_fixed, RND_CONV, SAT)",
     "BipolarQuant": "+1/-1 weights (integer codes) or activations (a one-step threshold layer)",
-    "Conv": "Conv1D/Conv2D: any kernel, stride, zero padding; group 1, dilation 1",
+    "Conv": "Conv1D/Conv2D: any kernel, stride, zero padding, dilation 1; depthwise (group = channels) as "
+            "DepthwiseConv, other groups as a dense Conv with block-diagonal weights",
     "MatMul": "Dense",
     "Gemm": "Dense (alpha = beta = 1)",
     "Relu": "ReLU",
@@ -11,6 +12,10 @@ SUPPORTED_OPS = {
                  "next quantizer's thresholds (any other slope >= 0)",
     "MaxPool": "MaxPooling1D/2D",
     "GlobalMaxPool": "GlobalMaxPooling",
+    "AveragePool": "an exact window sum (depthwise Conv of ones), then / size: a shift for a power of two, "
+                   "else folded into the next quantizer's thresholds",
+    "GlobalAveragePool": "as AveragePool, over the whole feature map",
+    "Clip": "ReLU6 / hardtanh: a clamp folded into the next quantizer's thresholds",
     "Add": "residual Add of two activations, or a bias folded into the layer before",
     "Sub": "Subtract of two activations",
     "BatchNormalization": "BatchNormalization (scale and shift in exact fixed point) or folded into a constant",

@@ -12,6 +12,7 @@ from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, S
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
     "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "LeakyRelu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
+    "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "Clip": (1, 3),
     "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "Div": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
     "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),
 }
@@ -62,7 +63,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             raise JpqError(f"{source}: {label}: op {node.op_type} has {len(node.output)} outputs, expected 1")
         if node.op_type == "Quant":
             _check_quant_attributes(node, label, source)
-        elif node.op_type in ("Conv", "MaxPool"):
+        elif node.op_type in ("Conv", "MaxPool", "AveragePool"):
             _check_window_attributes(model, node, label, source)
     if not any(n.op_type in ("Quant", "BipolarQuant") for n in graph.node):
         raise JpqError(
@@ -188,8 +189,9 @@ def _check_window_attributes(model: ModelWrapper, node, label: str, source: str)
                 raise JpqError(f"{source}: {label}: kernel_shape {kernel} does not match the weights {list(w.shape)}")
             kernel = list(w.shape[2:])
         group = attrs["group"].i if "group" in attrs else 1
-        if group != 1:
-            raise JpqError(f"{source}: {label}: group={group} (grouped/depthwise convolution) is not supported yet")
+        if group < 1 or (w is not None and w.ndim >= 3 and (w.shape[0] % group)):
+            raise JpqError(f"{source}: {label}: group={group} does not divide the {w.shape[0] if w is not None else '?'} "
+                           f"output channels")
         dil = list(attrs["dilations"].ints) if "dilations" in attrs else []
         if any(d != 1 for d in dil):
             raise JpqError(f"{source}: {label}: dilations {dil} are not supported (only 1)")

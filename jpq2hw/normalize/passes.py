@@ -25,6 +25,7 @@ from jpq2hw.errors import JpqError
 from jpq2hw.frontend.input_type import InputType, suggestion
 from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
+from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
@@ -70,6 +71,9 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     check_input_quantized(model, source, file_input)
     check_hardware_not_empty(model, source)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    model = average_pools_as_sums(model, source)
+    model = grouped_convs_as_dense(model, source)
+    model = model.transform(InferShapes())
     for rewrite in PATTERN_PASSES["before"]:
         model = rewrite(model)
     if _rank(model, model.graph.input[0].name) == 3:

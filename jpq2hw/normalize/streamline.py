@@ -40,19 +40,22 @@ THRESHOLD_DOMAIN = "jpq2hw"
 @dataclass
 class Affine:
     """real value = alpha[c] * hardware value + beta[c] (c along the channel axis; length 1 = per tensor),
-    then, if relu is pending, y for y >= 0 and slope * y below (slope 0: ReLU; a LeakyRelu's alpha otherwise)."""
+    then, if relu is pending: for slope 0 (ReLU, ReLU6, hardtanh) clamped to [lower, upper]; for a LeakyRelu's
+    slope > 0, y for y >= 0 and slope * y below."""
 
     alpha: list[Fraction]
     beta: list[Fraction]
     relu: bool = False
     slope: Fraction = Fraction(0)
+    lower: Fraction = Fraction(0)
+    upper: Fraction | None = None
 
     @property
     def per_tensor(self) -> bool:
         return len(set(self.alpha)) == 1 and len(set(self.beta)) == 1
 
     def scalar(self) -> "Affine":
-        return Affine([self.alpha[0]], [self.beta[0]], self.relu, self.slope)
+        return Affine([self.alpha[0]], [self.beta[0]], self.relu, self.slope, self.lower, self.upper)
 
 
 @dataclass
@@ -116,6 +119,8 @@ def needs_streamline(model: ModelWrapper) -> bool:
             if k is not None and (node.op_type == "Div" or np.any(k <= 0) or len(set(k.tolist())) > 1
                                   or np.frexp(k[0])[0] != 0.5):
                 return True  # hls4ml has no Div; streamlining folds any constant divisor exactly
+        if node.op_type == "Clip":
+            return True  # a clamp is folded into the next quantizer's thresholds
     return False
 
 
@@ -191,6 +196,9 @@ class _Streamliner:
             self._rename_output(out.name, real_out)
         if aff is None:
             raise JpqError(f"{self.source}: the output is not quantized anywhere")
+        if aff.relu and (aff.lower != 0 or aff.upper is not None):
+            raise JpqError(f"{self.source}: the output is clipped (Clip) but not quantized after it; add an "
+                           f"output quantizer")
         if self.input_scale is None:
             raise JpqError(f"{self.source}: no input quantizer found")
         n = self.n_chan(self.m.graph.output[0].name)
@@ -351,11 +359,17 @@ class _Streamliner:
                     t, eq_ok = Fraction(k) * s[c], True
                 else:
                     raise JpqError(f"{self.source}: rounding mode {rounding} is not supported")
-                if src.relu and (t < 0 or (t == 0 and eq_ok)):  # levels at or below 0
-                    if src.slope == 0:  # a ReLU's output >= 0 always reaches them
+                if src.relu and src.slope == 0:  # a pending clamp to [lower, upper]: levels the bounds decide
+                    def reached(v):
+                        return v >= t if eq_ok else v > t
+                    if reached(src.lower):
                         thr[c, j] = -math.inf
                         continue
-                    t = t / src.slope  # leaky: slope * y >= t  <=>  y >= t / slope (slope > 0)
+                    if src.upper is not None and not reached(src.upper):
+                        thr[c, j] = math.inf
+                        continue
+                elif src.relu and (t < 0 or (t == 0 and eq_ok)):  # leaky, levels at or below 0
+                    t = t / src.slope  # slope * y >= t  <=>  y >= t / slope (slope > 0)
                 # condition: a * h + b >= t (or > t when a tie must round down)
                 if a > 0:
                     r = (t - b) / a
@@ -411,9 +425,7 @@ class _Streamliner:
                 self.refuse(node, f"weight scale of shape {list(v.shape)} is not per output channel")
             return [_frac(x) for x in v.ravel()]
 
-        if int(_attr(node, "group", 1)) != 1:
-            self.refuse(node, "grouped convolution is not supported")
-        self._linear(node, scale_per_out)
+        self._linear(node, scale_per_out)  # a depthwise Conv too: each output channel has its own scale
 
     # --- elementwise with constants: folded into the affine map ----------------------------------------
     def _const_and_other(self, node):
@@ -493,10 +505,37 @@ class _Streamliner:
         src = self.state.get(node.input[0])
         if src is None:
             self.refuse(node, "ReLU on data that is not quantized (a float head is not supported)")
-        if all(b == 0 for b in src.beta) and all(a > 0 for a in src.alpha):
+        if src.relu and src.slope != 0:
+            self.refuse(node, "follows a LeakyRelu that was not quantized in between")
+        if not src.relu and all(b == 0 for b in src.beta) and all(a > 0 for a in src.alpha):
             self.state[node.output[0]] = src  # relu commutes with a positive scale: keep it in hardware
             return
-        self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True)  # folded into the next quantizer
+        lower, upper = (max(src.lower, Fraction(0)), src.upper) if src.relu else (Fraction(0), None)
+        # folded into the next quantizer
+        self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True, lower=lower, upper=upper)
+        self.drop(node, node.input[0])
+
+    def on_Clip(self, node):
+        """ReLU6 / hardtanh: a clamp folded into the next quantizer's thresholds (exact for any bounds)."""
+        src = self.state.get(node.input[0])
+        if src is None:
+            self.refuse(node, "Clip on data that is not quantized (a float head is not supported)")
+        if src.relu and src.slope != 0:
+            self.refuse(node, "follows a LeakyRelu that was not quantized in between")
+        bounds = []
+        for i in (1, 2):
+            name = node.input[i] if len(node.input) > i else ""
+            value = self.m.get_initializer(name) if name else None
+            if name and value is None:
+                self.refuse(node, "its bounds must be constants")
+            bounds.append(None if value is None else _frac(np.asarray(value).ravel()[0]))
+        lo, hi = bounds
+        if lo is None:
+            self.refuse(node, "a Clip without a lower bound has no integer form here (give min, e.g. hardtanh's -1)")
+        if src.relu:  # clamps compose: clip(clip(v, l1, u1), l2, u2) = clip(v, max(l1, l2), min(u1, u2))
+            lo = max(lo, src.lower)
+            hi = src.upper if hi is None else (hi if src.upper is None else min(hi, src.upper))
+        self.state[node.output[0]] = Affine(src.alpha, src.beta, relu=True, lower=lo, upper=hi)
         self.drop(node, node.input[0])
 
     def on_LeakyRelu(self, node):

@@ -101,7 +101,11 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+    from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
+
     m = ModelWrapper(_at_least_opset(onnx.ModelProto.FromString(model.model.SerializeToString())))
+    # value-preserving rewrites: onnxruntime has no float64 average pooling, qonnx lowers no grouped Conv
+    m = grouped_convs_as_dense(average_pools_as_sums(m, "reference"), "reference").transform(InferShapes())
     if len(m.get_tensor_shape(m.graph.input[0].name) or []) == 3:
         from jpq2hw.normalize.passes import lift_1d_to_2d
 

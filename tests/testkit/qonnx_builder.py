@@ -76,16 +76,16 @@ class QonnxBuilder:
 
     # --- layers ----------------------------------------------------------------------------------
     def conv(self, x, cout, k=3, stride=1, pad=1, wbits=4, w_scale_exp=-3, sparsity=0.0, bias=False,
-             bias_scale_exp=-6, weights=None, bias_values=None) -> str:
+             bias_scale_exp=-6, weights=None, bias_values=None, group=1) -> str:
         n, cin, h, w = self.shapes[x]
-        wq = self._weight([cout, cin, k, k], wbits, w_scale_exp, sparsity, weights)
+        wq = self._weight([cout, cin // group, k, k], wbits, w_scale_exp, sparsity, weights)
         inputs = [x, wq]
         if bias:
             b = self._bias(cout, bias_scale_exp, bias_values)
             inputs.append(self._const("b", b))
         out = self._name("conv")
         self.nodes.append(helper.make_node("Conv", inputs, [out], name=self._name("Conv"), kernel_shape=[k, k],
-                                           strides=[stride, stride], pads=[pad] * 4, dilations=[1, 1], group=1))
+                                           strides=[stride, stride], pads=[pad] * 4, dilations=[1, 1], group=group))
         ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
         self.shapes[out] = [n, cout, ho, wo]
         return out
@@ -123,6 +123,34 @@ class QonnxBuilder:
         self.nodes.append(helper.make_node("MaxPool", [x], [out], name=self._name("MaxPool"), kernel_shape=[k, k],
                                            strides=[stride, stride], pads=[0, 0, 0, 0]))
         self.shapes[out] = [n, c, (h - k) // stride + 1, (w - k) // stride + 1]
+        return out
+
+    def avgpool(self, x, k=2, stride=2) -> str:
+        n, c, h, w = self.shapes[x]
+        out = self._name("avg")
+        self.nodes.append(helper.make_node("AveragePool", [x], [out], name=self._name("AveragePool"),
+                                           kernel_shape=[k, k], strides=[stride, stride], pads=[0, 0, 0, 0]))
+        self.shapes[out] = [n, c, (h - k) // stride + 1, (w - k) // stride + 1]
+        return out
+
+    def global_avgpool(self, x) -> str:
+        n, c = self.shapes[x][:2]
+        out = self._name("gap")
+        self.nodes.append(helper.make_node("GlobalAveragePool", [x], [out], name=self._name("GlobalAveragePool")))
+        self.shapes[out] = [n, c, 1, 1]
+        return out
+
+    def clip(self, x, lo=0.0, hi=6.0) -> str:
+        out = self._name("clip")
+        self.nodes.append(helper.make_node("Clip", [x, self._const("min", np.float32(lo)),
+                                                    self._const("max", np.float32(hi))], [out], name=self._name("Clip")))
+        self.shapes[out] = self.shapes[x]
+        return out
+
+    def concat(self, xs) -> str:
+        out = self._name("cat")
+        self.nodes.append(helper.make_node("Concat", list(xs), [out], name=self._name("Concat"), axis=1))
+        self.shapes[out] = [self.shapes[xs[0]][0], sum(self.shapes[t][1] for t in xs), *self.shapes[xs[0]][2:]]
         return out
 
     def add(self, a, b) -> str:
