@@ -92,8 +92,22 @@ def plain_hls4ml(model_path: str, inputs_path: str, out_dir: str, result_path: s
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f" (in {Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.lineno})"
         result.setdefault("converts", False)
-        result.update(error=f"{result['stage']}: {type(exc).__name__}: {_one_line(str(exc))}{where}")
+        result.update(error=f"{result['stage']}: {type(exc).__name__}: {_one_line(str(exc))}{where}"
+                            f"{_compile_diagnosis(out_dir) if result['stage'] == 'compile' else ''}")
     save()
+
+
+def _compile_diagnosis(out_dir: str) -> str:
+    """hls4ml's compile error says only that g++ failed; name the cause when it is a top function without an
+    output port (what an Identity left at the graph output gives)."""
+    import re
+
+    top = Path(out_dir) / "firmware" / "myproject.cpp"
+    if not top.exists():
+        return ""
+    m = re.search(r"void myproject\((.*?)\)\s*\{", top.read_text(), re.S)
+    ports = [p for p in (m.group(1).split(",") if m else []) if p.strip()]
+    return "; the generated top function has no output port" if m and len(ports) < 2 else ""
 
 
 def reference_outputs(model_path: str, x: np.ndarray) -> tuple[np.ndarray, str]:
@@ -270,7 +284,10 @@ def main(argv=None) -> int:
         name, path = case.file, corpus_path(case)
         row_file = work / "rows" / f"{name}.json"
         if row_file.exists():
-            rows.append((case, *json.loads(row_file.read_text())))
+            jr, pr = json.loads(row_file.read_text())
+            if pr.get("error", "").startswith("compile:") and "output port" not in pr["error"]:
+                pr["error"] += _compile_diagnosis(str(work / "plain" / name / "hls4ml_prj"))
+            rows.append((case, jr, pr))
             print(f"[{name}] reusing {row_file}", file=sys.stderr, flush=True)
             continue
         print(f"[{name}] jpq2hw build {' '.join(case.options)}", file=sys.stderr, flush=True)
