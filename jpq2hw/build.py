@@ -239,6 +239,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "float32_reference_differs": float32_differs,
             "axis_wrapper": "bit-exact" if axis.passed else f"FAILED at {axis.stage}",
             "input_type": analysis.input_quant.fixed_type().hls(),
+            "input_type_declared": opts.input_type,  # --input-type: the model's float input, on this grid
             "layers": rows,
             "totals": totals(rows),
             "hls_types": types,
