@@ -31,6 +31,10 @@ def test_corpus_file_builds_exact_or_is_refused_in_one_line(case, tmp_path, caps
         report = json.loads((out / "report.json").read_text())
         assert report["bit_exact"] is True
         assert report["vectors"] >= int(VECTORS)
+        if "--input-type" in case.options:  # the report says the input grid was declared, not read from the model
+            declared = case.options[case.options.index("--input-type") + 1]
+            assert report["input_type_declared"] == declared
+            assert "declared with `--input-type`" in (out / "report.md").read_text()
     else:
         assert code == 2 and len(err.splitlines()) == 1, err
         assert case.expect in err, err
