@@ -5,8 +5,13 @@ Two lowerings, both exact for what they are chosen for:
   onnxruntime runs the graph in float32. Exact while every sum fits float32's 24-bit mantissa, which the
   caller checks from the accumulator widths.
 - "qonnx-float64": for wider accumulators or Quant nodes QCDQ cannot express (> 8 bits): the graph in
-  float64, convolutions lowered to Im2Col + MatMul by qonnx (onnxruntime has no float64 Conv), run by
-  qonnx's executor (onnxruntime per standard node, numpy for Quant and Im2Col).
+  float64, convolutions lowered to Im2Col + MatMul by qonnx (onnxruntime has no float64 Conv), Quant to
+  standard ops.
+A whole vector set runs through one onnxruntime session, in batches (run_batch); qonnx's Im2Col becomes a Gather
+with the indices qonnx's own Im2Col computes. Batching changes no value: every sum is exact in the chosen float
+type (the reason it was chosen), so no order of summation can round differently. A graph onnxruntime cannot
+run batched (a custom op, a Reshape that pins the batch) runs one vector at a time as before; the batched
+result must equal the one-vector run on the first vector, or it is not used.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 FLOAT32_MANTISSA_BITS = 24
+BATCH = 64  # vectors per onnxruntime call: bounds the memory of a large feature map times the batch
 
 
 class Reference:
@@ -31,6 +37,7 @@ class Reference:
         if self._session is None:
             self.kind = "qonnx-float64"
             self._f64 = _to_float64(model)
+        self._batched = False  # None: cannot run batched; else the session, made on first use
 
     @property
     def input_name(self) -> str:
@@ -57,8 +64,43 @@ class Reference:
         result["output"] = np.asarray(result[out_name], dtype=np.float64)
         return result
 
+    @property
+    def runs_batched(self) -> bool:
+        """Whether run_batch used one onnxruntime session for the whole set (else: one vector at a time)."""
+        return self._batched not in (False, None)
+
     def run_batch(self, xs: np.ndarray) -> np.ndarray:
+        if len(xs) > 1:
+            batched = self._run_batched(xs)
+            if batched is not None:
+                return batched
         return np.stack([self.run(x[None])["output"][0] for x in xs])
+
+    def _run_batched(self, xs: np.ndarray) -> np.ndarray | None:
+        if self._batched is False:
+            self._batched = _batch_session(self._qcdq.model if self._session is not None else self._f64.model)
+        if self._batched is None:
+            return None
+        session, in_shape, dtype = self._batched
+        out_name = session.get_outputs()[0].name
+        chunks = []
+        try:
+            for i in range(0, len(xs), BATCH):
+                chunk = np.ascontiguousarray(xs[i:i + BATCH], dtype=dtype).reshape(-1, *in_shape)
+                chunks.append(np.asarray(session.run([out_name], {self.input_name: chunk})[0], dtype=np.float64))
+        except Exception:  # e.g. a node that cannot take a batch: one vector at a time
+            self._batched = None
+            return None
+        try:
+            first = self.run(xs[:1])["output"]
+        except Exception:  # qonnx's executor refuses the graph (its Im2Col on a 1-pixel map): a batch of one
+            first = np.asarray(session.run([out_name], {self.input_name: np.ascontiguousarray(
+                xs[:1], dtype=dtype).reshape(-1, *in_shape)})[0], dtype=np.float64)
+        if any(len(c) != min(BATCH, len(xs) - i * BATCH) or c.shape[1:] != first.shape[1:]
+               for i, c in enumerate(chunks)) or not np.array_equal(chunks[0][:1], first, equal_nan=True):
+            self._batched = None
+            return None
+        return np.concatenate(chunks)
 
 
 def _session(model: onnx.ModelProto):
@@ -77,6 +119,73 @@ def _session(model: onnx.ModelProto):
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), "?")
         raise JpqError(f"onnxruntime cannot run the reference model (ONNX opset {opset}): "
                        f"{str(exc).splitlines()[0]}") from None
+
+
+def _batch_session(model: onnx.ModelProto):
+    """(session, input shape without batch, numpy dtype) over a copy of `model` whose batch dimension is free,
+    or None if onnxruntime cannot load it."""
+    m = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = m.graph
+    inp = graph.input[0]
+    in_shape = [d.dim_value for d in inp.type.tensor_type.shape.dim][1:]
+    dtype = np.float64 if inp.type.tensor_type.elem_type == TensorProto.DOUBLE else np.float32
+    for vi in list(graph.input[:1]) + list(graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims):
+            dims[0].dim_param = "batch"
+    del graph.value_info[:]  # onnxruntime infers them again, with the free batch
+    inits = {i.name: i for i in graph.initializer}
+    batched = {inp.name}  # tensors that carry the batch: computed from the input
+    for node in graph.node:
+        if any(i in batched for i in node.input):
+            batched.update(node.output)
+    nodes = []
+    for node in graph.node:
+        if node.op_type == "Reshape" and node.input[0] in batched and node.input[1] in inits:
+            shape = numpy_helper.to_array(inits[node.input[1]])
+            if shape.size and shape[0] == 1:  # the batch of one, pinned: 0 copies the input's batch instead
+                name = f"{node.input[1]}__batch_{len(nodes)}"
+                graph.initializer.append(numpy_helper.from_array(np.concatenate([[0], shape[1:]]).astype(np.int64),
+                                                                 name))
+                node.input[1] = name
+        if node.op_type == "Im2Col":
+            nodes += _im2col_as_gather(node, m)
+            continue
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    try:
+        return _session(m), in_shape, dtype
+    except Exception:
+        return None
+
+
+def _im2col_as_gather(node, m: onnx.ModelProto) -> list:
+    """qonnx's Im2Col (NHWC in, (N, OH, OW, KH*KW*C) out, float64 here) as Flatten -> Pad one pad value in
+    front -> Gather. The indices are qonnx's own im2col (the steps of Im2Col.execute_node) applied to the
+    positions 1..H*W*C, padded with 0: the pad value's position."""
+    from qonnx.custom_op.general.im2col import Im2Col, compute_conv_output_dim, im2col_indices_nchw
+
+    op = Im2Col(node)
+    _, h, w, c = [int(v) for v in op.get_nodeattr("input_shape").strip("()").split(",")]
+    (k_h, k_w), (s_h, s_w) = op.get_nodeattr("kernel_size"), op.get_nodeattr("stride")
+    (d_h, d_w), pad = op.get_nodeattr("dilations"), op.get_nodeattr("pad_amount")
+    positions = (np.arange(h * w * c, dtype=np.int64) + 1).reshape(1, h, w, c).transpose(0, 3, 1, 2)
+    cols = im2col_indices_nchw(positions, h, w, k_h, k_w, pad, s_h, s_w, pad_val=0, dilation_h=d_h, dilation_w=d_w)
+    o_h = compute_conv_output_dim(h, k_h, s_h, pad[0] + pad[2], d_h)
+    o_w = compute_conv_output_dim(w, k_w, s_w, pad[1] + pad[3], d_w)
+    indices = cols.reshape(1, c, k_h, k_w, o_h, o_w).transpose(0, 4, 5, 2, 3, 1).reshape(o_h, o_w, k_h * k_w * c)
+    p = f"{node.output[0]}__gather"
+    m.graph.initializer.extend([
+        numpy_helper.from_array(np.ascontiguousarray(indices, dtype=np.int64), f"{p}_idx"),
+        numpy_helper.from_array(np.asarray([0, 1, 0, 0], dtype=np.int64), f"{p}_pads"),
+        numpy_helper.from_array(np.asarray(op.get_nodeattr("pad_value"), dtype=np.float64), f"{p}_value"),
+    ])
+    return [
+        helper.make_node("Flatten", [node.input[0]], [f"{p}_flat"], axis=1),
+        helper.make_node("Pad", [f"{p}_flat", f"{p}_pads", f"{p}_value"], [f"{p}_padded"], mode="constant"),
+        helper.make_node("Gather", [f"{p}_padded", f"{p}_idx"], [node.output[0]], axis=1),
+    ]
 
 
 def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:

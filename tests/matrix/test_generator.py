@@ -162,9 +162,9 @@ def test_float64_reference_keeps_27_bits(tmp_path):
     assert np.array_equal(Reference(n.reference, 40).run(x)["output"], want)
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (reported): qonnx's Im2Col, used by the float64 "
-                   "reference for convolutions, asserts on a padded kernel > 1 over a 1-pixel-wide feature map")
 def test_float64_reference_conv_on_one_pixel_map(tmp_path):
+    """qonnx's Im2Col asserts on a padded kernel > 1 over a 1-pixel-wide feature map; the batched reference
+    gathers with qonnx's im2col indices instead and equals the exact oracle."""
     from testkit.qonnx_builder import QonnxBuilder
     from testkit.random_models import Case
 
@@ -174,3 +174,19 @@ def test_float64_reference_conv_on_one_pixel_map(tmp_path):
     n, a = _prepare(case, tmp_path)
     xs = random_vectors(a.input_quant, a.input_shape[1:], 4, 0)
     assert np.array_equal(Reference(n.reference, 40).run_batch(xs), _oracle_batch(case, xs))
+
+
+@pytest.mark.parametrize("seed", [1, 8])
+@pytest.mark.parametrize("accum_bits", [8, 40])
+def test_batched_reference_is_the_one_vector_reference(seed, accum_bits, tmp_path):
+    """One onnxruntime session over the whole set (float32 QCDQ, or float64 with Im2Col as a Gather) gives
+    exactly what running one vector at a time gives, and is the path taken."""
+    case = random_case(seed)
+    n, a = _prepare(case, tmp_path)
+    assert any(node.op_type == "Conv" for node in n.reference.graph.node)
+    xs = random_vectors(a.input_quant, a.input_shape[1:], 70, seed)  # more than one batch of 64
+    ref = Reference(n.reference, accum_bits)
+    got = ref.run_batch(xs)
+    assert ref.runs_batched, ref.kind
+    assert np.array_equal(got, np.stack([ref.run(x[None])["output"][0] for x in xs]))
+    assert np.array_equal(got[:6], _oracle_batch(case, xs[:6]))
