@@ -238,6 +238,8 @@ def main(argv=None):
         s = json.loads(summary.read_text())
         lines += ["", f"train.py: float training {s.get('float_train_s')} s, float + compression {s.get('total_s')} s "
                   "(2 shared CPU cores)."]
+    lines += ["", "The next flagship candidate (photo-textured scenes at 120x160, D = 16, beside OpenCV SGBM) is in "
+              "[RESULTS_SCENES.md](RESULTS_SCENES.md)."]
     lines += ["", "Three test pairs, one per row: left image | ground-truth disparity | float dense prediction | "
               "pruned + quantized prediction (disparity 0 to "
               f"{S.MAX_DISP - 1} px, dark to bright).", "", "![left, ground truth, float, compressed](results.png)", ""]

@@ -85,27 +85,38 @@ def cost_volume_estimate(features: int = N.FEATURES, max_disp: int = N.MAX_DISP,
 
 def motorcycle(models: dict) -> dict:
     """The one real pair (Middlebury 2014 'motorcycle', shipped by scikit-image), downscaled so its disparities
-    fit D, centre-cropped/padded to the frame; every finite ground-truth pixel counted."""
+    fit D, run in frame-size tiles as predict.py runs a pair; every finite ground-truth pixel counted.
+    models: name -> function(pair [2, h, w]) -> disparity [h, w]."""
     from skimage import data
     from skimage.transform import resize
 
     left, right, disp = data.stereo_motorcycle()
-    gray = lambda im: (im[..., :3] @ np.array([0.299, 0.587, 0.114])) / 255.0  # noqa: E731
     valid = np.isfinite(disp)
-    scale = (N.MAX_DISP - 1) / np.nanmax(disp[valid])
+    scale = (N.MAX_DISP - 1) / disp[valid].max()
     h, w = int(round(disp.shape[0] * scale)), int(round(disp.shape[1] * scale))
-    small = [resize(gray(im), (h, w), anti_aliasing=True) for im in (left, right)]
-    d_small = resize(np.where(valid, disp, np.nan), (h, w), order=0) * scale
-    fh, fw = N.FRAME
-    pad = lambda a, v: np.pad(a, ((0, max(0, fh - h)), (0, max(0, fw - w))), constant_values=v)[:fh, :fw]  # noqa: E731
-    x = np.stack([pad(small[0], 0.0), pad(small[1], 0.0)])[None].astype(np.float32)
-    gt = pad(d_small, np.nan)[None]
+    gray = [resize(im[..., :3] @ np.array([0.299, 0.587, 0.114]) / 255.0, (h, w), anti_aliasing=True)
+            for im in (left, right)]
+    gt = resize(np.where(valid, disp, np.nan), (h, w), order=0) * scale
+    pair = np.stack(gray).astype(np.float32)
     m = np.isfinite(gt)
     out = {"size": [h, w], "scale": round(float(scale), 4)}
     for name, fn in models.items():
-        pred = fn(x)
+        pred = fn(pair)
         out[name] = {"epe": epe(pred[m], gt[m]), "d1": d1(pred[m], gt[m])}
     return out
+
+
+def tiled(model):
+    """A torch stereo model as predict.py's tiling sees an exported one (frame-size tiles, any image size)."""
+    import predict as P
+
+    class Tiled:
+        frame, max_disp = N.FRAME, N.MAX_DISP
+
+        def run(self, batch):
+            return N.predict(model, torch.tensor(batch))[:, None]
+
+    return lambda pair: P.predict(Tiled(), pair[0], pair[1])
 
 
 def picture(x, gt, preds: dict, path: Path, rows=(0, 1, 2, 3), gap: int = 3):
@@ -196,10 +207,10 @@ def main(argv=None):
         lines += ["", f"train_scenes.py: data {s.get('data_s')} s, float training ({s.get('epochs')} epochs) "
                   f"{s.get('float_train_s')} s, compression {s.get('compress_s')} s on one thread of a loaded 2-core machine."]
     if args.motorcycle:
-        mc = motorcycle({"float dense": lambda v: N.predict(float_model, torch.tensor(v)),
-                         "compressed": lambda v: N.predict(joint, torch.tensor(v)), "OpenCV SGBM": sgbm})
+        mc = motorcycle({"float dense": tiled(float_model), "compressed": tiled(joint),
+                         "OpenCV SGBM": lambda pair: sgbm(pair[None])[0]})
         lines += ["", f"Real pair, reported once (skimage.data.stereo_motorcycle, downscaled x{mc['scale']} to "
-                  f"{mc['size'][0]}x{mc['size'][1]} so its disparities fit D; every ground-truth pixel in the frame): "
+                  f"{mc['size'][0]}x{mc['size'][1]} so its disparities fit D, in frame-size tiles; every ground-truth pixel): "
                   + "; ".join(f"{k} EPE {v['epe']:.2f} px, D1 {100 * v['d1']:.1f}%" for k, v in mc.items()
                               if isinstance(v, dict)) + "."]
     picture(x, gt, preds, HERE / "results_scenes.png")
