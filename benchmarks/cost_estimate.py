@@ -19,6 +19,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "report"))
+sys.path.insert(0, str(ROOT / "tests"))  # testkit, which the report test models use
 
 
 def analyse(path: Path):
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
             continue
         print(f"\n--fit auto, {name} {label}: " + ", ".join(f"{k}: {c.label}" for k, c in plan.choices.items()))
         print(row(name, label + "*", plan.estimate, None, None))
-    print("\nmem bits: nonzero weights x weight bits; BOPs: nonzero MACs x b_w x b_a; mults: multipliers left after "
+    print("\nmem bits: weight memory, dense or CSR + biases (jpq2hw/metrics.py, docs/report.md); BOPs: nonzero MACs x b_w x b_a; mults: multipliers left after "
           "pruning; lat us: latency estimate at the board clock.")
     return 0
 

@@ -13,7 +13,7 @@ Rows, all on the 200 pairs of the test split (EPE, D1 over all pixels):
   pruned + quantized     the joint model as exported (stereo.onnx computes exactly this)
   magnitude / PTQ        the baselines
 
-Memory and BOPs follow jpq2hw.compress.metrics (the definition `jpq2hw compress` and the build report use):
+Sparsity, memory and BOPs follow jpq2hw/metrics.py (the definitions `jpq2hw compress` and the build report use):
 memory counts the Siamese conv's shared weights once (one stored kernel), BOPs count that conv for BOTH views
 (it runs twice). Resources are jpq2hw.costmodel's estimate (io_stream, PYNQ-Z2, Latency strategy) of the
 hardware graph `jpq2hw build` makes from stereo.onnx, with each variant's nonzero weights and bit widths: an
@@ -37,31 +37,15 @@ sys.path.insert(0, str(HERE))
 
 import stereo as S  # noqa: E402
 
-from jpq2hw.compress.stereo import Siamese  # noqa: E402
 
 FLOAT_BITS = 32
 
 
-def siamese_convs(model) -> set[str]:
-    """Names (in model_metrics' naming) of convs that run on both views."""
-    names = set()
-    for name, m in model.named_modules():
-        if isinstance(m, Siamese):
-            names.add(f"{name}.conv")
-    return names
-
-
 def metrics(model, example) -> dict:
+    """jpq2hw.metrics' figures of a torch model (a Siamese conv: `copies` 2, stored once, computed twice)."""
     from jpq2hw.compress.metrics import model_metrics
 
-    m = model_metrics(model, example)
-    both = siamese_convs(model)
-    for layer in m["layers"]:
-        layer["siamese"] = layer["name"] in both
-        if layer["siamese"]:
-            layer["bops"] *= 2
-    m["bops"] = sum(layer["bops"] for layer in m["layers"])
-    return m
+    return model_metrics(model, example)
 
 
 def hardware_layers():
@@ -85,7 +69,7 @@ def estimate(hw_layers, m: dict) -> dict:
     assert len(hw_layers) == len(m["layers"]), (len(hw_layers), len(m["layers"]))
     layers = []
     for hw, t in zip(hw_layers, m["layers"]):
-        nz = t["nonzero"] * (2 if t["siamese"] else 1)
+        nz = t["nonzero"] * t["copies"]
         a_bits = None if t["act_bits"] == FLOAT_BITS else t["act_bits"]
         layers.append(dataclasses.replace(hw, nonzero_params=nz, weight_bits=t["weight_bits"], act_bits=a_bits,
                                           accum_bits=None if a_bits is None else hw.accum_bits))
@@ -231,7 +215,7 @@ def main(argv=None):
         "|---|---|---|---|---|---|",
     ]
     for l in final["layers"]:
-        lines.append(f"| {l['name']}{' (Siamese, both views)' if l['siamese'] else ''} | {l['total']} | {l['nonzero']} | "
+        lines.append(f"| {l['name']}{' (Siamese, both views)' if l['copies'] == 2 else ''} | {l['total']} | {l['nonzero']} | "
                      f"{l['weight_bits']} | {l['act_bits']} | {fmt_int(l['bops'])} |")
     summary = HERE / "out" / "train_summary.json"
     if summary.exists():

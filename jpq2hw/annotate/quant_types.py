@@ -9,6 +9,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.intquant import int_quant
 
+from jpq2hw import metrics
 from jpq2hw.annotate.fixed import FixedType
 from jpq2hw.errors import JpqError
 from jpq2hw.normalize.streamline import THRESHOLD_OP
@@ -45,6 +46,10 @@ class QuantSpec:
 
 @dataclass
 class LayerStats:
+    """One compute layer. params/nonzero_params/rows/bias_count describe the stored kernel (a kernel shared by
+    `copies` views, e.g. a Siamese conv's block-diagonal weight, once); hw_* the weight tensor the hardware
+    holds. Sparsity, memory and BOPs follow jpq2hw/metrics.py."""
+
     name: str  # the ONNX node name
     op: str
     output: str  # the ONNX tensor it writes (hls4ml keeps this name)
@@ -54,20 +59,32 @@ class LayerStats:
     nonzero_params: int
     macs_per_weight: int  # how often each weight is used per inference (output pixels)
     accum_bits: int | None = None
+    rows: int = 1  # output channels / features of the stored kernel
+    bias_count: int = 0  # biases stored (a shared kernel's repeated bias once)
+    bias_bits: int = metrics.FLOAT_BITS
+    copies: int = 1
+    hw_params: int | None = None  # weights of the tensor in hardware (default: params)
+    hw_nonzero: int | None = None
+
+    def __post_init__(self):
+        self.hw_params = self.params if self.hw_params is None else self.hw_params
+        self.hw_nonzero = self.nonzero_params if self.hw_nonzero is None else self.hw_nonzero
 
     @property
     def sparsity(self) -> float:
         return 1.0 - self.nonzero_params / self.params if self.params else 0.0
 
+    def metrics(self) -> dict:
+        return metrics.layer_entry(self.name, self.params, self.nonzero_params, self.rows, self.macs_per_weight,
+                                   self.weight_bits, self.act_bits, self.bias_count, self.bias_bits, self.copies)
+
     @property
     def weight_memory_bits(self) -> int:
-        # hard-wired weights: only nonzeros are stored, each in weight_bits; zeros cost nothing
-        return self.nonzero_params * self.weight_bits
+        return self.metrics()["memory_bits"]
 
     @property
     def bops(self) -> int:
-        # bit operations: every nonzero multiply-accumulate costs weight_bits x activation bits
-        return self.nonzero_params * self.macs_per_weight * self.weight_bits * (self.act_bits or 32)
+        return self.metrics()["bops"]
 
 
 @dataclass
@@ -165,6 +182,11 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
             macs_per_weight = int(np.prod(out_shape[1:-1]))
         else:
             macs_per_weight = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
+        # channels-last Conv weight [c_out, kh, kw, c_in]; MatMul weight [in, out]
+        out_axis, in_axis = (0, weights.ndim - 1) if node.op_type == "Conv" else (weights.ndim - 1, 0)
+        copies = metrics.shared_copies(weights, out_axis, in_axis)
+        kernel = metrics.shared_kernel(weights, copies, out_axis, in_axis)
+        bias_count, bias_bits = _bias(model, node, copies)
         analysis.layers.append(
             LayerStats(
                 name=node.name,
@@ -172,9 +194,33 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
                 output=node.output[0],
                 weight_bits=quant_spec(model, w_quant).bits,
                 act_bits=_act_bits(model, act_q) if act_q is not None else None,
-                params=int(weights.size),
-                nonzero_params=int(np.count_nonzero(weights)),
+                params=int(kernel.size),
+                nonzero_params=int(np.count_nonzero(kernel)),
                 macs_per_weight=macs_per_weight,
+                rows=int(kernel.shape[out_axis]),
+                bias_count=bias_count,
+                bias_bits=bias_bits,
+                copies=copies,
+                hw_params=int(weights.size),
+                hw_nonzero=int(np.count_nonzero(weights)),
             )
         )
     return analysis
+
+
+def _bias(model: ModelWrapper, node, copies: int) -> tuple[int, int]:
+    """(biases stored, their bits) of a compute node: Conv's third input, or the constant of the Add after
+    a MatMul; a Quant'd constant has its bits, a float one 32; none: (0, 32)."""
+    name = node.input[2] if len(node.input) > 2 else None
+    if name is None:
+        adds = [n for n in model.find_consumers(node.output[0]) or [] if n.op_type == "Add"]
+        name = next((i for i in adds[0].input if i != node.output[0]), None) if len(adds) == 1 else None
+    if name is None:
+        return 0, metrics.FLOAT_BITS
+    quant = model.find_producer(name)
+    if quant is not None and quant.op_type == "Quant" and model.get_initializer(quant.input[0]) is not None:
+        return metrics.stored_bias_count(quantized_constant(model, quant), copies), quant_spec(model, quant).bits
+    value = model.get_initializer(name)
+    if value is None:
+        return 0, metrics.FLOAT_BITS
+    return metrics.stored_bias_count(value, copies), metrics.FLOAT_BITS

@@ -40,7 +40,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
     from jpq2hw import boards
     from jpq2hw import extensions  # noqa: F401  (custom layers and pattern passes, as the build registers them)
     from jpq2hw.annotate.quant_types import analyze
-    from jpq2hw.costmodel import cost_layers, estimate, fit_auto
+    from jpq2hw.costmodel import cost_layers, estimate, estimate_for_report, fit_auto
     from jpq2hw.frontend.load import load_model
     from jpq2hw.frontend.validate import validate_quantizers, validate_structure
     from jpq2hw.normalize.passes import normalize
@@ -76,7 +76,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
     report = {
         "model": source, "board": board.name, "part": board.part, "clock_mhz": clock, "io_type": io_type,
         "reuse_factor": reuse_factor if fit != "auto" else "auto", "input_type": analysis.input_quant.fixed_type().hls(),
-        "layers": rows, "totals": totals(rows), "estimate": est.to_dict(),
+        "layers": rows, "totals": totals(rows), "estimate": estimate_for_report(model, analysis, board, est=est),
     }
     if csynth is not None:
         from jpq2hw.report.hls_synth import parse_csynth

@@ -1,66 +1,18 @@
-"""Memory and compute of a compressed network: the one definition jpq2hw uses everywhere
-(benchmark, `jpq2hw compress` summary, build report).
-
-Per weight layer (Conv2d, ConvTranspose2d, Linear), with
-  N   = number of weights, nz = nonzero weights after quantization (pruned or rounded to zero),
-  b_w = weight bits, b_a = bits of the activation feeding the layer (32 if not quantized),
-  rows = output channels (Conv/Linear) or input channels (ConvTranspose: one row per input channel),
-  F   = N / rows (fan-in of a row), idx = max(1, ceil(log2 F)), cnt = ceil(log2(F + 1)):
-
-  dense bits  = N * b_w
-  sparse bits = nz * (b_w + idx) + rows * cnt        (CSR: each nonzero carries its position in the
-                                                      row, each row its nonzero count)
-  weight memory bits = min(dense, sparse) + bias_count * b_bias
-      (the cheaper storage format is assumed; the mask/index overhead is inside `sparse`)
-
-  BOPs = nz * positions * b_w * b_a
-      positions = output pixels H_out * W_out for Conv2d, input pixels H_in * W_in for
-      ConvTranspose2d (each weight is used once per input pixel), 1 for Linear: the number of
-      multiply-accumulates with a nonzero weight, each costing b_w * b_a bit operations.
-      A float model counts b_w = b_a = 32.
-
-The primitives take plain numbers so that a report built from a QONNX file (`qonnx_metrics`) and
-one built from the torch model (`model_metrics`) agree by construction.
+"""Sparsity, weight memory and BOPs of a compressed network, read from the torch model (`model_metrics`) or
+from a QONNX file (`qonnx_metrics`). The definitions are jpq2hw/metrics.py's (the build report uses the same
+ones); a Siamese conv (jpq2hw/compress/stereo.py) is one shared kernel stored once and computed for both views.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-FLOAT_BITS = 32
+from jpq2hw.metrics import (FLOAT_BITS, dense_bits, layer_bops, layer_entry, layer_memory_bits, shared_copies,
+                            shared_kernel, sparse_bits, stored_bias_count, summarize)
 
-
-def dense_bits(total: int, weight_bits: int) -> int:
-    return total * weight_bits
-
-
-def sparse_bits(nonzero: int, total: int, rows: int, weight_bits: int) -> int:
-    fan_in = max(total // max(rows, 1), 1)
-    index_bits = max(1, math.ceil(math.log2(fan_in)))
-    count_bits = math.ceil(math.log2(fan_in + 1))
-    return nonzero * (weight_bits + index_bits) + rows * count_bits
-
-
-def layer_memory_bits(nonzero: int, total: int, rows: int, weight_bits: int, bias_count: int = 0,
-                      bias_bits: int = FLOAT_BITS) -> int:
-    weights = min(dense_bits(total, weight_bits), sparse_bits(nonzero, total, rows, weight_bits))
-    return weights + bias_count * bias_bits
-
-
-def layer_bops(nonzero: int, positions: int, weight_bits: int, act_bits: int) -> int:
-    return nonzero * positions * weight_bits * act_bits
-
-
-def summarize(layers: list[dict]) -> dict:
-    """Totals over per-layer dicts with keys nonzero, total, memory_bits, bops."""
-    total = sum(l["total"] for l in layers)
-    nonzero = sum(l["nonzero"] for l in layers)
-    return {"weights": total, "nonzero": nonzero, "sparsity": 1 - nonzero / total if total else 0.0,
-            "memory_bits": sum(l["memory_bits"] for l in layers), "bops": sum(l["bops"] for l in layers),
-            "layers": layers}
+__all__ = ["FLOAT_BITS", "dense_bits", "layer_bops", "layer_memory_bits", "model_metrics", "qonnx_metrics",
+           "sparse_bits", "summarize"]
 
 
 @torch.no_grad()
@@ -69,7 +21,10 @@ def model_metrics(model, example_input: torch.Tensor) -> dict:
     model (everything counted at 32 bits)."""
     from jpq2hw.compress.qmodules import WEIGHT_LAYERS
 
+    from jpq2hw.compress.stereo import Siamese
+
     kinds = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
+    shared = {m.conv: 2 for m in model.modules() if isinstance(m, Siamese)}  # one kernel, both views
     shapes = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out: shapes.__setitem__(mod, (inp[0].shape, out.shape)))
              for m in model.modules() if isinstance(m, kinds)]
@@ -98,9 +53,8 @@ def model_metrics(model, example_input: torch.Tensor) -> dict:
         nonzero, total = int((weight != 0).sum().item()), weight.numel()
         bias_count = 0 if m.bias is None else m.bias.numel()
         bias_bits = m.bias_bits if quant and m.bias is not None else FLOAT_BITS
-        layers.append({"name": name, "total": total, "nonzero": nonzero, "weight_bits": w_bits, "act_bits": a_bits,
-                       "memory_bits": layer_memory_bits(nonzero, total, rows, w_bits, bias_count, bias_bits),
-                       "bops": layer_bops(nonzero, positions, w_bits, a_bits)})
+        layers.append(layer_entry(name, total, nonzero, rows, positions, w_bits, a_bits, bias_count, bias_bits,
+                                  copies=shared.get(m, 1)))
     return summarize(layers)
 
 
@@ -132,6 +86,10 @@ def qonnx_metrics(model) -> dict:
         if wq is not None:
             scale = model.get_initializer(wq.input[1])
             weight = np.round(np.clip(weight / scale, -(2 ** (w_bits - 1)), 2 ** (w_bits - 1) - 1))
+        # Conv weight (out, in, kh, kw); ConvTranspose (in, out, kh, kw): a row per input channel; MatMul (in, out)
+        out_axis, in_axis = (0, 1) if node.op_type in ("Conv", "ConvTranspose") else (weight.ndim - 1, 0)
+        copies = shared_copies(weight, out_axis, in_axis) if node.op_type == "Conv" else 1
+        weight = shared_kernel(weight, copies, out_axis, in_axis)
         nonzero, total = int(np.count_nonzero(weight)), int(weight.size)
         if node.op_type == "Conv":
             out = model.get_tensor_shape(node.output[0])
@@ -151,11 +109,9 @@ def qonnx_metrics(model) -> dict:
             bq = producers.get(bias_name)
             b_init = model.get_initializer(bq.input[0] if bq is not None and bq.op_type == "Quant" else bias_name)
             if b_init is not None:
-                bias_count = int(b_init.size)
+                bias_count = stored_bias_count(b_init, copies)
                 bias_bits = int(model.get_initializer(bq.input[3])) if bq is not None and bq.op_type == "Quant" \
                     else FLOAT_BITS
-        layers.append({"name": node.name, "total": total, "nonzero": nonzero, "weight_bits": w_bits,
-                       "act_bits": a_bits,
-                       "memory_bits": layer_memory_bits(nonzero, total, rows, w_bits, bias_count, bias_bits),
-                       "bops": layer_bops(nonzero, positions, w_bits, a_bits)})
+        layers.append(layer_entry(node.name, total, nonzero, rows, positions, w_bits, a_bits, bias_count,
+                                  bias_bits, copies))
     return summarize(layers)

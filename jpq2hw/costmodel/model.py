@@ -1,14 +1,11 @@
 """The cost model: per compute layer (Conv, MatMul) and in total. Everything here is an ESTIMATE made before
 synthesis from the quantized weights alone; Vitis/Vivado HLS and place-and-route decide the real numbers.
 
-Definitions (per layer; nz = nonzero weights after quantization, N = all weights, b_w = weight bits,
-b_a = bits of the activation feeding the layer, 32 when unknown, P = output pixels, 1 for a dense layer):
+Sparsity, weight memory and BOPs are jpq2hw/metrics.py's (the same figures as the build report and
+`jpq2hw compress`). The hardware quantities, per layer (nz = nonzero weights of the tensor the hardware holds,
+N = all its weights, b_w = weight bits, b_a = bits of the activation feeding the layer, 32 when unknown,
+P = output pixels, 1 for a dense layer):
 
-  BOPs                = nz * P * b_w * b_a       (same as LayerStats.bops and jpq2hw.compress.metrics.layer_bops)
-  weight memory bits  = hard-wired (Latency): nz * b_w   (constants in the fabric; a zero costs nothing)
-                        stored (Resource):     min(N * b_w, nz * (b_w + idx) + rows * cnt)
-                        (nonzeros plus their CSR index / per-row count, the same formula as
-                        jpq2hw.compress.metrics.sparse_bits; idx = ceil(log2 fan_in), cnt = ceil(log2(fan_in + 1)))
   multipliers         = Latency: nz (one constant multiplier per nonzero weight, shared over pixels);
                         Resource with reuse factor R: ceil(N / R) (hls4ml's Resource kernels read the whole
                         dense matrix from BRAM, so a zero is multiplied like any other weight)
@@ -29,7 +26,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-FLOAT_BITS = 32
+from jpq2hw import metrics
+
+FLOAT_BITS = metrics.FLOAT_BITS
 
 # ---------------------------------------------------------------------------------------------------------
 # Calibration of the hard-wired (Latency) LUT model: LUT = alpha * nz * b_w * b_a.
@@ -74,8 +73,9 @@ BRAM18_SHAPES = [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384,
 
 DISCLAIMER = (
     "Estimate before synthesis, from the quantized weights only (cost model in jpq2hw/costmodel; LUTs "
-    "calibrated on da4ml+yosys measurements, conservative for hls4ml's Latency strategy). Activations, pooling, "
-    "FIFOs and control are not counted. Vitis/Vivado HLS and place-and-route give the real numbers."
+    "calibrated on da4ml+yosys measurements, conservative for hls4ml's Latency strategy). Only the Conv/MatMul "
+    "layers are counted: `not_counted` lists the rest of the hardware (activations, pooling, custom layers, "
+    "stream FIFOs, control). Vitis/Vivado HLS and place-and-route give the real numbers."
 )
 
 
@@ -115,6 +115,8 @@ class CostLayer:
     out_pixels: int = 1  # output pixels (1 for a dense layer): how often each weight is used per inference
     in_pixels: int = 1
     accum_bits: int | None = None
+    # the layer's jpq2hw.metrics.layer_entry (memory, BOPs; shared kernels once): set from the build's LayerStats
+    metrics: dict | None = field(default=None, compare=False, hash=False)
 
     @property
     def a_bits(self) -> int:
@@ -132,13 +134,20 @@ class CostLayer:
 
     def dense(self) -> "CostLayer":
         """The same layer without pruning."""
-        return replace(self, nonzero_params=self.params)
+        return replace(self, nonzero_params=self.params, metrics=None)
+
+    def figures(self) -> dict:
+        """Memory and BOPs by jpq2hw/metrics.py: the build's own when known, else this tensor alone."""
+        return self.metrics or metrics.layer_entry(self.name, self.params, self.nonzero_params, self.n_out,
+                                                   self.out_pixels, self.weight_bits, self.act_bits)
 
     @classmethod
     def from_stats(cls, stats, n_in: int, n_out: int, in_pixels: int = 1) -> "CostLayer":
+        """The hardware's tensor (a shared kernel as many times as it runs), with the build's metrics."""
         return cls(name=stats.name, op=stats.op, weight_bits=stats.weight_bits, act_bits=stats.act_bits,
-                   params=stats.params, nonzero_params=stats.nonzero_params, n_in=n_in, n_out=n_out,
-                   out_pixels=stats.macs_per_weight, in_pixels=in_pixels, accum_bits=stats.accum_bits)
+                   params=stats.hw_params, nonzero_params=stats.hw_nonzero, n_in=n_in, n_out=n_out,
+                   out_pixels=stats.macs_per_weight, in_pixels=in_pixels, accum_bits=stats.accum_bits,
+                   metrics=stats.metrics())
 
 
 @dataclass(frozen=True)
@@ -168,8 +177,7 @@ class LayerCost:
     params: int
     nonzero_params: int
     sparsity: float
-    weight_memory_bits: int
-    index_overhead_bits: int
+    weight_memory_bits: int  # jpq2hw/metrics.py (the same whatever the strategy)
     bops: int
     multipliers: int
     lut: int
@@ -191,18 +199,6 @@ class LayerCost:
 
 
 # ---------------------------------------------------------------------------------------------------------
-def bops(layer: CostLayer) -> int:
-    return layer.nonzero_params * layer.out_pixels * layer.weight_bits * layer.a_bits
-
-
-def sparse_storage_bits(layer: CostLayer) -> int:
-    """Nonzeros with their CSR column index, plus a nonzero count per row (jpq2hw.compress.metrics.sparse_bits)."""
-    fan_in = max(layer.params // max(layer.n_out, 1), 1)
-    idx = max(1, math.ceil(math.log2(fan_in)))
-    cnt = math.ceil(math.log2(fan_in + 1))
-    return layer.nonzero_params * (layer.weight_bits + idx) + layer.n_out * cnt
-
-
 def uses_dsp(w_bits: int, a_bits: int) -> bool:
     return w_bits + a_bits >= DSP_MIN_PRODUCT_BITS
 
@@ -243,8 +239,6 @@ def layer_cost(layer: CostLayer, choice: LayerChoice = LayerChoice(), io_type: s
     dsp_mult = uses_dsp(bw, ba)
     if choice.strategy == "latency":
         mults = nz
-        memory = nz * bw
-        overhead = 0
         if dsp_mult:
             dsp = mults * dsp_per_product(bw, ba)
             lut = mults * layer.acc_bits  # only the accumulating adders stay in the fabric
@@ -255,9 +249,6 @@ def layer_cost(layer: CostLayer, choice: LayerChoice = LayerChoice(), io_type: s
     else:
         r = choice.reuse_factor
         mults = math.ceil(n / r)
-        dense_bits = n * bw
-        memory = min(dense_bits, sparse_storage_bits(layer))
-        overhead = max(memory - nz * bw, 0)
         # each multiplier picks its input among min(R, fan-in) activations: a b_a-bit mux, 4:1 per LUT6
         ways = min(r, layer.n_in)
         mux = ba * math.ceil((ways - 1) / 3) if ways > 1 else 0
@@ -269,14 +260,16 @@ def layer_cost(layer: CostLayer, choice: LayerChoice = LayerChoice(), io_type: s
             lut = mults * (GENERIC_MULT_LUT_PER_BITPRODUCT * bw * ba + bw + ba + layer.acc_bits + mux)
         # hls4ml puts the weights in a BRAM ROM only for R > 1 (`#pragma HLS RESOURCE ... ROM_nP_BRAM`)
         bram18 = rom_bram18(n, mults * bw, r) if r > 1 else 0
+    fig = layer.figures()  # params, sparsity, memory, BOPs: the stored kernel (jpq2hw/metrics.py)
     registers = layer.n_out * layer.acc_bits  # accumulators / output registers
     ff = FF_PER_LUT * lut + registers
     ii = ii_cycles(layer, choice, io_type)
     return LayerCost(
         name=layer.name, op=layer.op, strategy=choice.strategy,
         reuse_factor=choice.reuse_factor if choice.strategy == "resource" else 1,
-        weight_bits=bw, act_bits=layer.act_bits, params=n, nonzero_params=nz, sparsity=layer.sparsity,
-        weight_memory_bits=int(memory), index_overhead_bits=int(overhead), bops=bops(layer), multipliers=int(mults),
+        weight_bits=bw, act_bits=layer.act_bits, params=fig["total"], nonzero_params=fig["nonzero"],
+        sparsity=1.0 - fig["nonzero"] / fig["total"] if fig["total"] else 0.0,
+        weight_memory_bits=fig["memory_bits"], bops=fig["bops"], multipliers=int(mults),
         lut=int(math.ceil(lut)), ff=int(math.ceil(ff)), dsp=int(dsp), bram18=int(bram18),
         ii_cycles=int(ii), latency_cycles=int(ii + pipeline_depth(layer)),
     )
@@ -332,8 +325,8 @@ class Estimate:
         return "tight" if worst <= 1.0 else "does not fit"
 
     def totals(self) -> dict:
-        t = {k: self.total(k) for k in ("params", "nonzero_params", "weight_memory_bits", "index_overhead_bits",
-                                        "bops", "multipliers", "lut", "ff", "dsp", "bram18")}
+        t = {k: self.total(k) for k in ("params", "nonzero_params", "weight_memory_bits", "bops", "multipliers",
+                                        "lut", "ff", "dsp", "bram18")}
         t["bram36"] = t["bram18"] / 2
         t["sparsity"] = round(1 - t["nonzero_params"] / t["params"], 6) if t["params"] else 0.0
         return t
@@ -374,13 +367,16 @@ def reductions(totals: dict, baselines: dict) -> dict:
 
 
 def baselines(layers: list[CostLayer], choices: dict[str, LayerChoice], io_type: str) -> dict:
-    """The same network dense at float32 (memory, BOPs, multipliers) and dense at the same bit widths (all)."""
-    f32 = {"weight_memory_bits": sum(l.params * FLOAT_BITS for l in layers),
-           "bops": sum(l.params * l.out_pixels * FLOAT_BITS * FLOAT_BITS for l in layers),
+    """The same network dense at float32 (memory, BOPs, multipliers) and dense at the same bit widths (all);
+    memory and BOPs by jpq2hw/metrics.py."""
+    figures = [l.figures() for l in layers]
+    f32 = {"weight_memory_bits": sum(f["float_memory_bits"] for f in figures),
+           "bops": sum(f["float_bops"] for f in figures),
            "multipliers": sum(l.params for l in layers)}
     same = [layer_cost(l.dense(), choices.get(l.name, LayerChoice()), io_type) for l in layers]
-    same_bits = {k: sum(getattr(c, k) for c in same)
-                 for k in ("weight_memory_bits", "bops", "multipliers", "lut", "ff", "dsp", "bram18")}
+    same_bits = {k: sum(getattr(c, k) for c in same) for k in ("multipliers", "lut", "ff", "dsp", "bram18")}
+    same_bits.update(weight_memory_bits=sum(f["dense_memory_bits"] for f in figures),
+                     bops=sum(f["dense_bops"] for f in figures))
     return {"dense_float32": f32, "dense_same_bits": same_bits}
 
 
@@ -418,8 +414,65 @@ def cost_layers(model, analysis) -> list[CostLayer]:
     return out
 
 
+COMPUTE_OPS = ("Conv", "MatMul")  # the layers the model estimates
+# Ops of the hardware graph that cost nothing: wiring, and constants folded into their layer.
+WIRING_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
+STREAM_BUFFERS = "io_stream FIFOs between layers and convolution line buffers"
+
+
+def not_counted(model, io_type: str) -> list[dict]:
+    """What becomes hardware but is not in the estimate (the model counts the Conv/MatMul layers only): one
+    entry per op type of the hardware graph, plus the stream buffers in io_stream."""
+    def constant(tensor: str) -> bool:
+        producer = model.find_producer(tensor)
+        if producer is None:
+            return model.get_initializer(tensor) is not None
+        return producer.op_type == "Quant" and model.get_initializer(producer.input[0]) is not None
+
+    def on_graph_input(node) -> bool:  # the input quantizer only sets the input's type
+        while node is not None and node.input[0] != model.graph.input[0].name:
+            node = model.find_producer(node.input[0])
+            if node is not None and node.op_type not in WIRING_OPS:
+                return False
+        return node is not None
+
+    counts: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        if node.op_type in COMPUTE_OPS or node.op_type in WIRING_OPS:
+            continue
+        if node.op_type == "Quant" and on_graph_input(node):
+            continue
+        if all(constant(i) for i in node.input if i):  # a weight/bias quantizer: part of its layer
+            continue
+        if node.op_type == "Add" and any(constant(i) for i in node.input):  # a bias: part of the layer before
+            continue
+        counts.setdefault(node.op_type, []).append(node.name)
+    missing = [{"op": op, "count": len(names), "nodes": names} for op, names in counts.items()]
+    if io_type == "io_stream":
+        missing.append({"op": STREAM_BUFFERS, "count": None, "nodes": []})
+    return missing
+
+
+def verdict(fit: str | None, missing: list[dict]) -> str | None:
+    """The fit, saying what the estimate leaves out."""
+    if fit is None:
+        return None
+    if not missing:
+        return fit
+    parts = [m["op"] if m["count"] is None else f"{m['count']} {m['op']}" for m in missing]
+    return f"{fit} (compute layers only; not counted: {', '.join(parts)})"
+
+
 def estimate_for_report(model, analysis, board, io_type: str = "io_parallel", reuse_factor: int = 1,
-                        clock_mhz: float | None = None, choices: dict[str, LayerChoice] | None = None) -> dict:
-    """The `estimate` entry of report.json."""
-    return estimate(cost_layers(model, analysis), board, io_type=io_type, clock_mhz=clock_mhz, choices=choices,
-                    reuse_factor=reuse_factor).to_dict()
+                        clock_mhz: float | None = None, choices: dict[str, LayerChoice] | None = None,
+                        est: Estimate | None = None) -> dict:
+    """The `estimate` entry of report.json (`est`: an estimate already made, e.g. by --fit auto), with what
+    it does not count and a verdict that says so."""
+    if est is None:
+        est = estimate(cost_layers(model, analysis), board, io_type=io_type, clock_mhz=clock_mhz, choices=choices,
+                       reuse_factor=reuse_factor)
+    d = est.to_dict()
+    d["not_counted"] = not_counted(model, est.io_type)
+    if "board" in d:
+        d["board"]["verdict"] = verdict(d["board"]["fit"], d["not_counted"])
+    return d

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jpq2hw.annotate.quant_types import ModelAnalysis
+from jpq2hw.annotate.quant_types import ModelAnalysis  # its layers' figures follow jpq2hw/metrics.py
 from jpq2hw.templating import render
 
 LAYER_KEYS = ("params", "nonzero_params", "weight_memory_bits", "bops")
@@ -26,6 +26,9 @@ def layer_rows(analysis: ModelAnalysis) -> list[dict]:
             "nonzero_params": l.nonzero_params,
             "sparsity": round(l.sparsity, 6),
             "weight_memory_bits": l.weight_memory_bits,
+            "bias_count": l.bias_count,
+            "bias_bits": l.bias_bits,
+            "copies": l.copies,  # 2: one kernel shared by two views (counted once for params and memory)
             "accum_bits": l.accum_bits,
             "bops": l.bops,
         }
@@ -54,6 +57,35 @@ def synthesis_vs_estimate(report: dict) -> list[dict]:
         ratio = round(e / s, 2) if s not in (None, 0) else None
         rows.append({"quantity": name, "estimate": e, "synthesis": s, "ratio": ratio})
     return rows
+
+
+def yosys_beside_estimate(report: dict) -> dict | None:
+    """Yosys's numbers (from `jpq2hw rtl` / `build --rtl`) beside the estimate, and a timing warning when the
+    pre-route logic delay already exceeds the clock period (routing only adds delay)."""
+    y = (report.get("synthesis") or {}).get("yosys")
+    if not y:
+        return None
+    top = y.get("top") or {}
+    layers = [l for l in y.get("layers", []) if l.get("lut") is not None]
+    measured = top if top else ({k: sum(l.get(k) or 0 for l in layers) for k in ("lut", "ff", "dsp", "bram")}
+                                if layers else {})
+    est = (report.get("estimate") or {}).get("totals", {})
+    rows = [{"quantity": name, "estimate": est.get(key), "yosys": measured.get(ykey)}
+            for name, key, ykey in (("LUT", "lut", "lut"), ("FF", "ff", "ff"), ("DSP", "dsp", "dsp"),
+                                    ("BRAM", "bram36", "bram"))] if measured else []
+    delays = [(l["name"], l["logic_delay_ns"]) for l in layers if l.get("logic_delay_ns") is not None]
+    if top.get("logic_delay_ns") is not None:
+        delays.append(("whole design", top["logic_delay_ns"]))
+    worst = max(delays, key=lambda d: d[1], default=None)
+    period = 1000.0 / float(report["clock_mhz"]) if report.get("clock_mhz") else None
+    warning = None
+    if worst is not None and period is not None and worst[1] > period:
+        warning = (f"Timing: the pre-route logic delay of {worst[0]} is {worst[1]:g} ns, more than the "
+                   f"{period:g} ns clock period at {report['clock_mhz']:g} MHz, before any routing delay: as "
+                   f"synthesized it would not meet timing (pipeline it, or lower --clock-mhz).")
+    return {"scope": "whole design" if top else "sum of the layers", "rows": rows,
+            "worst_delay": None if worst is None else {"where": worst[0], "ns": worst[1]},
+            "clock_period_ns": period, "timing_warning": warning}
 
 
 def hls_synthesis(report: dict) -> dict | None:
@@ -86,4 +118,4 @@ def render_markdown(report: dict) -> str:
     from jpq2hw.report.html_report import synthesis_warning
 
     return render("report/report.md.j2", r=report, synth_rows=synthesis_vs_estimate(report),
-                  synth_warning=synthesis_warning(report))
+                  synth_warning=synthesis_warning(report), yosys=yosys_beside_estimate(report))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from jpq2hw.report.build_report import hls_synthesis, synthesis_vs_estimate
+from jpq2hw.report.build_report import hls_synthesis, synthesis_vs_estimate, yosys_beside_estimate
 from jpq2hw.templating import render
 
 RESOURCES = [("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP"), ("bram36", "BRAM36")]
@@ -103,6 +103,7 @@ def render_html(report: dict) -> str:
         table=layer_table(report),
         synth_rows=synthesis_vs_estimate(report),
         synth_warning=synthesis_warning(report),
+        yosys=yosys_beside_estimate(report),
         chart_width=CHART_WIDTH,
         fmt=_fmt,
     )

@@ -35,3 +35,33 @@ def test_torch_and_qonnx_metrics_agree(tmp_path):
         a, b = model_metrics(model, x), qonnx_metrics(wrapper)
         for key in ("weights", "nonzero", "memory_bits", "bops"):
             assert a[key] == b[key], (case, key)
+
+
+def _report_json(onnx_path, out_dir):
+    import json
+
+    from jpq2hw.cli import main
+
+    assert main(["report", str(onnx_path), "-o", str(out_dir)]) == 0
+    return json.loads((out_dir / "report.json").read_text())
+
+
+def assert_same_figures(torch_metrics: dict, report: dict):
+    """compress's figures (from the torch model) are the build report's (from the QONNX graph)."""
+    t, est = report["totals"], report["estimate"]
+    assert (t["params"], t["nonzero_params"]) == (torch_metrics["weights"], torch_metrics["nonzero"])
+    assert t["weight_memory_bits"] == torch_metrics["memory_bits"] == est["totals"]["weight_memory_bits"]
+    assert t["bops"] == torch_metrics["bops"] == est["totals"]["bops"]
+    assert t["sparsity"] == round(torch_metrics["sparsity"], 6) == est["totals"]["sparsity"]
+    f32 = est["baselines"]["dense_float32"]
+    assert (f32["weight_memory_bits"], f32["bops"]) == (torch_metrics["dense_float32"]["memory_bits"],
+                                                        torch_metrics["dense_float32"]["bops"])
+
+
+def test_compress_and_build_report_give_the_same_numbers(tmp_path):
+    for case in ("mlp", "conv_maxpool"):
+        build, shape, signed = CASES[case]
+        model = quantized(build, shape, signed)
+        x = grid_input(model, shape, signed)
+        to_qonnx(model, x[:1], tmp_path / f"{case}.onnx")
+        assert_same_figures(model_metrics(model, x), _report_json(tmp_path / f"{case}.onnx", tmp_path / case))

@@ -18,7 +18,8 @@ def dense(nz, params=32, n_in=8, n_out=4, wb=4, ab=8, **kw):
 def test_latency_layer_by_hand():
     c = layer_cost(dense(16))  # 8x4 dense layer, half its weights zero, 4-bit weights, 8-bit inputs
     assert c.bops == 16 * 4 * 8  # nz * pixels(1) * b_w * b_a
-    assert c.weight_memory_bits == 16 * 4 and c.index_overhead_bits == 0
+    # half sparse: CSR 16 x (4 + 3 index bits) + 4 rows x 4 count bits = 128, no better than dense 32 x 4
+    assert c.weight_memory_bits == 128 and layer_cost(dense(8)).weight_memory_bits == 72  # CSR wins
     assert c.multipliers == 16
     assert c.lut == math.ceil(cm.ALPHA_LATENCY * 16 * 4 * 8)
     assert c.dsp == 0 and c.bram18 == 0
@@ -31,8 +32,7 @@ def test_latency_layer_by_hand():
 def test_resource_layer_by_hand():
     c = layer_cost(dense(8), LayerChoice("resource", 4))
     assert c.multipliers == 8  # 32 weights / R=4: zeros are multiplied too (weights sit in BRAM)
-    # CSR: 8 nonzeros x (4 bits + 3 index bits) + 4 rows x ceil(log2 9)=4 count bits = 72 < dense 128
-    assert c.weight_memory_bits == 72 and c.index_overhead_bits == 72 - 32
+    assert c.weight_memory_bits == layer_cost(dense(8)).weight_memory_bits  # the model's figure, any strategy
     assert c.bram18 == 1  # ROM 4 deep x (8 mults x 4 bits = 32) wide: one RAMB18 (512 x 36)
     assert c.ii_cycles == 4
     mux = 8 * math.ceil((4 - 1) / 3)  # 4:1 mux of the 8-bit input
@@ -40,6 +40,8 @@ def test_resource_layer_by_hand():
     assert c.lut == math.ceil(8 * per_mult)
     dense_store = layer_cost(dense(32), LayerChoice("resource", 4))
     assert dense_store.weight_memory_bits == 32 * 4  # no gain from indices when nothing is pruned
+    # fan-in 8: CSR 8 x (4 + 3 index bits) + 4 rows x 4 count bits = 72 < dense 128
+    assert c.weight_memory_bits == 72
 
 
 def test_wide_products_use_dsps():
@@ -76,8 +78,9 @@ def test_pruning_lowers_the_estimate_in_proportion(keep):
     full = CostLayer("fc", "MatMul", 4, 8, 2048, 2048, 64, 32)
     pruned = CostLayer("fc", "MatMul", 4, 8, 2048, int(2048 * keep), 64, 32)
     a, b = layer_cost(full), layer_cost(pruned)
-    for key in ("bops", "weight_memory_bits", "multipliers"):
+    for key in ("bops", "multipliers"):
         assert getattr(b, key) == pytest.approx(keep * getattr(a, key))
+    assert b.weight_memory_bits <= a.weight_memory_bits
     assert b.lut == pytest.approx(keep * a.lut, abs=1)
     # Resource strategy: memory and BOPs follow the nonzeros, the multipliers do not (zeros sit in BRAM)
     ra, rb = layer_cost(full, LayerChoice("resource", 8)), layer_cost(pruned, LayerChoice("resource", 8))
@@ -88,13 +91,19 @@ def test_pruning_lowers_the_estimate_in_proportion(keep):
 def test_same_definitions_as_layerstats_and_compress_metrics():
     from jpq2hw.annotate.quant_types import LayerStats
 
-    s = LayerStats("c", "Conv", "o", weight_bits=3, act_bits=5, params=72, nonzero_params=20, macs_per_weight=9)
+    from jpq2hw import metrics
+
+    s = LayerStats("c", "Conv", "o", weight_bits=3, act_bits=5, params=72, nonzero_params=20, macs_per_weight=9,
+                   rows=4, bias_count=4, bias_bits=8)
     c = CostLayer.from_stats(s, n_in=18, n_out=4)
-    assert layer_cost(c).bops == s.bops
-    assert layer_cost(c).weight_memory_bits == s.weight_memory_bits
-    metrics = pytest.importorskip("jpq2hw.compress.metrics")
-    assert layer_cost(c).bops == metrics.layer_bops(20, 9, 3, 5)
-    assert cm.sparse_storage_bits(c) == metrics.sparse_bits(20, 72, 4, 3)
+    assert layer_cost(c).bops == s.bops == metrics.layer_bops(20, 9, 3, 5)
+    assert layer_cost(c).weight_memory_bits == s.weight_memory_bits == metrics.sparse_bits(20, 72, 4, 3) + 4 * 8
+    # a kernel shared by two views: the hardware holds it twice (multipliers), memory counts it once
+    twin = LayerStats("c", "Conv", "o", weight_bits=3, act_bits=5, params=72, nonzero_params=20, macs_per_weight=9,
+                      rows=4, copies=2, hw_params=4 * 72, hw_nonzero=40)
+    t = layer_cost(CostLayer.from_stats(twin, n_in=36, n_out=8))
+    assert t.multipliers == 40 and t.bops == 2 * metrics.layer_bops(20, 9, 3, 5)
+    assert t.weight_memory_bits == metrics.sparse_bits(20, 72, 4, 3) and t.params == 72
 
 
 def test_estimate_totals_baselines_and_fit():
@@ -107,7 +116,9 @@ def test_estimate_totals_baselines_and_fit():
     assert d["performance"]["ii_cycles"] == 16 and d["performance"]["latency_cycles"] == sum(
         l["latency_cycles"] for l in d["layers"])
     assert d["baselines"]["dense_float32"]["weight_memory_bits"] == (32 + 72) * 32
-    assert d["reductions"]["dense_float32"]["weight_memory_bits"] == pytest.approx((32 + 72) * 32 / (34 * 4), 1e-3)
+    ours = d["totals"]["weight_memory_bits"]
+    assert ours == sum(l["weight_memory_bits"] for l in d["layers"])
+    assert d["reductions"]["dense_float32"]["weight_memory_bits"] == pytest.approx((32 + 72) * 32 / ours, 1e-3)
     assert d["reductions"]["dense_same_bits"]["bops"] > 1
     assert d["performance"]["latency_us"] == pytest.approx(d["performance"]["latency_cycles"] / 100.0)
 

@@ -136,3 +136,26 @@ def test_html_renders_in_headless_chromium(tmp_path, estimate_report):
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1280,1600",
                     page.as_uri()], capture_output=True, timeout=60, check=False)
     assert shot.exists() and shot.stat().st_size > 20000
+
+
+def _with_yosys(report, delay_ns):
+    layer = report["layers"][0]["name"]
+    yosys = {"tool": "Yosys 0.23", "simulator": "Icarus Verilog 11", "family": "xc7", "bit_exact": True,
+             "vectors": 8, "note": "pre-route", "layers": [{"name": layer, "sparsity": 0.5, "estimate_lut": 300, "lut": 321, "ff": 12,
+                                                             "carry": 40, "dsp": 0, "bram": 0,
+                                                             "logic_delay_ns": delay_ns - 1.0}],
+             "top": {"lut": 987, "ff": 65, "carry": 90, "dsp": 0, "bram": 0, "logic_delay_ns": delay_ns}}
+    return {**as_build_report(report), "synthesis": {"yosys": yosys}}
+
+
+def test_yosys_numbers_beside_the_estimate_with_a_timing_warning(estimate_report):
+    period = 1000 / estimate_report["clock_mhz"]
+    slow = _with_yosys(estimate_report, period + 1.2)
+    md, html = render_markdown(slow), render_html(slow)
+    lut = estimate_report["estimate"]["totals"]["lut"]
+    assert f"| LUT | {lut} | 987 |" in md and f"<td>{lut:,}</td><td>987</td>" in html
+    for text in (md, html):
+        assert f"{period + 1.2:g} ns, more than the {period:g} ns clock period" in text
+    fast = _with_yosys(estimate_report, period - 2.0)
+    assert "clock period at" not in render_markdown(fast) and "clock period at" not in render_html(fast)
+    assert "| LUT |" in render_markdown(fast) and 'id="yosys"' in render_html(fast)

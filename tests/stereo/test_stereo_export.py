@@ -93,3 +93,77 @@ def test_pattern_pass_absorbs_cost_volume_and_argmax(small_compressed):
     for img in images.numpy():
         got = execute_onnx(hw, {hw.graph.input[0].name: img[None]})[hw.graph.output[0].name]
         assert np.array_equal(got, reference.run(img[None])["output"])
+
+
+def test_shared_kernel_counted_once_the_same_in_compress_and_report(small_compressed, tmp_path):
+    """The Siamese conv is one kernel: compress's metrics and `jpq2hw report` count its weights and memory
+    once and its BOPs for both views, with the same numbers."""
+    import json
+
+    import jpq2hw.extensions  # noqa: F401  (the stereo layers)
+    from jpq2hw.cli import main
+    from jpq2hw.compress.metrics import model_metrics
+
+    model, path = small_compressed
+    images, _, _ = S.tensors("test", 1)
+    m = model_metrics(model, images)
+    assert main(["report", str(path), "-o", str(tmp_path / "r"), "--io", "stream"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    t = report["totals"]
+    assert (t["params"], t["nonzero_params"], t["weight_memory_bits"], t["bops"]) == (
+        m["weights"], m["nonzero"], m["memory_bits"], m["bops"])
+    shared = [l for l in report["layers"] if l["copies"] == 2]
+    assert len(shared) == 2  # the two feature-extractor convs
+    torch_shared = [l for l in m["layers"] if l["copies"] == 2]
+    assert [l["bops"] for l in shared] == [l["bops"] for l in torch_shared]
+    est = {l["name"]: l for l in report["estimate"]["layers"]}
+    for l in shared:  # the hardware holds the kernel twice: twice the multipliers of its nonzeros
+        assert est[l["name"]]["multipliers"] == 2 * l["nonzero_params"]
+
+
+def test_results_md_row_is_the_build_figures():
+    """examples/stereo/RESULTS.md's row for stereo.onnx states what the build reports for that file."""
+    import re
+
+    import jpq2hw.extensions  # noqa: F401
+    from jpq2hw.annotate.quant_types import analyze
+    from jpq2hw.frontend.load import load_model
+    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.report.build_report import layer_rows, totals
+
+    path = ROOT / "examples" / "stereo" / "stereo.onnx"
+    hw = normalize(load_model(path)).hardware
+    t = totals(layer_rows(analyze(hw, str(path))))
+    row = next(line for line in (ROOT / "examples" / "stereo" / "RESULTS.md").read_text().splitlines()
+               if "(joint, stereo.onnx)" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    num = lambda s: int(re.sub(r"[^0-9]", "", s))  # noqa: E731
+    assert cells[3] == f"{100 * t['sparsity']:.2f}%"
+    assert num(cells[5]) == t["weight_memory_bits"] and num(cells[6]) == t["bops"]
+
+
+def test_estimate_says_what_it_does_not_count():
+    """The flagship's cost volume, argmax, activations and stream buffers are hardware the estimate leaves
+    out: the verdict says so instead of a bare "fits"."""
+    import jpq2hw.extensions  # noqa: F401
+    from jpq2hw import boards
+    from jpq2hw.annotate.quant_types import analyze
+    from jpq2hw.costmodel import estimate_for_report
+    from jpq2hw.frontend.load import load_model
+    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.report.build_report import render_markdown
+
+    path = ROOT / "examples" / "stereo" / "stereo.onnx"
+    hw = normalize(load_model(path)).hardware
+    est = estimate_for_report(hw, analyze(hw, str(path)), boards.load_board("pynq-z2"), io_type="io_stream")
+    missing = {m["op"]: m["count"] for m in est["not_counted"]}
+    assert missing["StereoCostVolume"] == 1 and missing["StereoArgmax"] == 1 and missing["Relu"] == 3
+    assert any("FIFO" in op for op in missing) and "Conv" not in missing and "Transpose" not in missing
+    verdict = est["board"]["verdict"]
+    assert verdict.startswith(est["board"]["fit"] + " (compute layers only; not counted: ")
+    assert "StereoCostVolume" in verdict
+    md = render_markdown({"model": str(path), "board": "pynq-z2", "part": "x", "clock_mhz": 100.0,
+                          "io_type": "io_stream", "reuse_factor": 1, "layers": [], "estimate": est,
+                          "totals": {"params": 1, "nonzero_params": 1, "sparsity": 0.0, "weight_memory_bits": 1,
+                                     "bops": 1}})
+    assert verdict in md and "Not in this estimate" in md
