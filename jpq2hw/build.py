@@ -240,6 +240,7 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
             "axis_wrapper": "bit-exact" if axis.passed else f"FAILED at {axis.stage}",
             "input_type": analysis.input_quant.fixed_type().hls(),
             "input_type_declared": opts.input_type,  # --input-type: the model's float input, on this grid
+            "interface": {"input": info.input.to_report(), "output": info.output.to_report()},
             "layers": rows,
             "totals": totals(rows),
             "hls_types": types,

@@ -210,7 +210,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
 
 def _bias(model: ModelWrapper, node, copies: int) -> tuple[int, int]:
     """(biases stored, their bits) of a compute node: Conv's third input, or the constant of the Add after
-    a MatMul; a Quant'd constant has its bits, a float one 32; none: (0, 32)."""
+    a MatMul; a quantized constant has its quantizer's bits, a float one 32; none: (0, 32)."""
     name = node.input[2] if len(node.input) > 2 else None
     if name is None:
         adds = [n for n in model.find_consumers(node.output[0]) or [] if n.op_type == "Add"]
@@ -223,4 +223,5 @@ def _bias(model: ModelWrapper, node, copies: int) -> tuple[int, int]:
     value = model.get_initializer(name)
     if value is None:
         return 0, metrics.FLOAT_BITS
-    return metrics.stored_bias_count(value, copies), metrics.FLOAT_BITS
+    # a folded quantized bias carries its quantizer's width as a datatype (FLOAT32, 32 bits, when it had none)
+    return metrics.stored_bias_count(value, copies), int(model.get_tensor_datatype(name).bitwidth())

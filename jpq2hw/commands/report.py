@@ -44,7 +44,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
     from jpq2hw.frontend.load import load_model
     from jpq2hw.frontend.validate import validate_quantizers, validate_structure
     from jpq2hw.normalize.passes import normalize
-    from jpq2hw.report.build_report import layer_rows, totals
+    from jpq2hw.report.build_report import interface_from_graph, layer_rows, totals
 
     board = boards.load_board(board_name)
     if reuse_factor < 1:
@@ -76,6 +76,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
     report = {
         "model": source, "board": board.name, "part": board.part, "clock_mhz": clock, "io_type": io_type,
         "reuse_factor": reuse_factor if fit != "auto" else "auto", "input_type": analysis.input_quant.fixed_type().hls(),
+        "interface": interface_from_graph(model, analysis),
         "layers": rows, "totals": totals(rows), "estimate": estimate_for_report(model, analysis, board, est=est),
     }
     if csynth is not None:

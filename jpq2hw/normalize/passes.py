@@ -19,6 +19,7 @@ from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
+from qonnx.core.datatype import DataType
 from qonnx.util.cleanup import cleanup_model
 
 from jpq2hw.errors import JpqError
@@ -239,6 +240,10 @@ def fold_quantized_constants(model: ModelWrapper) -> ModelWrapper:
     def is_constant_quantizer(m, node):
         return node.op_type in ("Quant", "BipolarQuant") and node.output[0] not in weights
 
+    for node in model.graph.node:  # the folded constant keeps its quantizer's bit width (for weight memory)
+        if is_constant_quantizer(model, node) and all(model.get_initializer(i) is not None for i in node.input):
+            bits = 1 if node.op_type == "BipolarQuant" else int(model.get_initializer(node.input[3]))
+            model.set_tensor_datatype(node.output[0], DataType[f"SCALEDINT<{bits}>"])
     model = model.transform(FoldConstantsFiltered(is_constant_quantizer))
     return model.transform(FoldConstants())
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from jpq2hw.annotate.quant_types import ModelAnalysis  # its layers' figures follow jpq2hw/metrics.py
 from jpq2hw.templating import render
 
@@ -40,6 +42,29 @@ def totals(rows: list[dict]) -> dict:
     t = {k: sum(r[k] for r in rows) for k in LAYER_KEYS}
     t["sparsity"] = round(1 - t["nonzero_params"] / t["params"], 6) if t["params"] else 0.0
     return t
+
+
+def interface_from_graph(model, analysis: ModelAnalysis) -> dict:
+    """Before conversion (`jpq2hw report`): the ports' shapes (channels-last, no batch) and the input's type and
+    AXI-Stream word width; the output's type is exact only after conversion (the build lists it)."""
+    from jpq2hw.writer.project_info import axis_word_bits
+
+    def shape(tensor):
+        return [int(d) for d in (model.get_tensor_shape(tensor) or [])[1:]]
+
+    def after_layout(tensor):  # the layer behind qonnx's channels-last Transpose sees the channels-last stream
+        consumers = model.find_consumers(tensor) or []
+        while len(consumers) == 1 and consumers[0].op_type == "Transpose":
+            tensor = consumers[0].output[0]
+            consumers = model.find_consumers(tensor) or []
+        return tensor
+
+    in_type = analysis.input_quant.fixed_type()
+    size = lambda dims: int(np.prod(dims)) if dims else 1  # noqa: E731
+    in_shape, out_shape = shape(after_layout(model.graph.input[0].name)), shape(model.graph.output[0].name)
+    return {"input": {"shape": in_shape, "type": in_type.hls(), "axis_word_bits": axis_word_bits(in_type.width),
+                      "words": size(in_shape)},
+            "output": {"shape": out_shape, "type": None, "axis_word_bits": None, "words": size(out_shape)}}
 
 
 def synthesis_vs_estimate(report: dict) -> list[dict]:

@@ -14,6 +14,14 @@ from jpq2hw.errors import JpqError
 SUPPORTED_BACKENDS = ("Vitis", "Vivado")
 
 
+def axis_word_bits(element_bits: int) -> int:
+    """AXI-Stream TDATA width: one element per word, padded to a power of two bytes (DMA-friendly)."""
+    bits = 8
+    while bits < element_bits:
+        bits *= 2
+    return bits
+
+
 @dataclass(frozen=True)
 class PortInfo:
     """One input or output of hls4ml's top function."""
@@ -40,11 +48,12 @@ class PortInfo:
 
     @property
     def axis_bits(self) -> int:
-        """AXI-Stream TDATA width: one element per word, padded to a power of two bytes (DMA-friendly)."""
-        bits = 8
-        while bits < self.width:
-            bits *= 2
-        return bits
+        return axis_word_bits(self.width)
+
+    def to_report(self) -> dict:
+        """The port as report.json lists it: what a driver or a DMA needs to know."""
+        return {"shape": list(self.shape), "type": self.element_type, "axis_word_bits": self.axis_bits,
+                "words": self.size}
 
 
 @dataclass(frozen=True)
