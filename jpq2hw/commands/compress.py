@@ -119,6 +119,7 @@ def run(args) -> int:
 def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: Progress) -> int:
     from jpq2hw.compress import compress, to_qonnx
     from jpq2hw.compress.metrics import model_metrics
+    from jpq2hw.compress.summary import summary_lines
 
     with progress.step("entry", f"loading {spec}"):
         make = load_entry(spec, base)
@@ -132,6 +133,8 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
     if example is None:
         example = next(iter(train_loader))[0][:1]
 
+    float_val = val_fn(model) if val_fn else None  # the user's float model, before anything is folded or swapped
+    float_m = model_metrics(model, example)
     with progress.step("compress", f"compressing ({config.method}, {config.finetune}, "
                        f"sparsity {config.target_sparsity}, {config.weight_bits}-bit weights)"):
         qmodel, history = compress(model, train_loader, val_fn, config, loss_fn=parts.get("loss_fn"),
@@ -140,9 +143,10 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
         to_qonnx(qmodel, example, output)
     m = model_metrics(qmodel, example)
     final = history[-1] if history else {}
-    progress.info(f"result: val {final.get('val')}, sparsity {m['sparsity']:.4f} (nonzero {m['nonzero']}/"
-                  f"{m['weights']}), weight memory {m['memory_bits']} bits, BOPs {m['bops']}")
+    for line in summary_lines(float_val, final.get("val"), m, float_m):
+        progress.info(line)
     if args.history:
-        Path(args.history).write_text(json.dumps({"history": history, "metrics": m}, indent=1, default=str))
+        Path(args.history).write_text(json.dumps({"history": history, "float_val": float_val, "metrics": m,
+                                                  "float_metrics": float_m}, indent=1, default=str))
     print(printable(output))
     return 0

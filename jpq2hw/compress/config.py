@@ -17,6 +17,7 @@ METHODS = ("joint", "magnitude", "quantize_then_prune", "ptq")
 SCORES = ("taylor", "magnitude")
 FINETUNE_MODES = ("masked", "regrow", "qat")
 SCHEDULES = ("cubic", "stepwise")
+CRITERIA = ("global", "per_layer")
 ORDERS = ("prune_then_quantize", "quantize_then_prune")
 
 # What each method sets unless the config says otherwise.
@@ -39,6 +40,9 @@ class CompressConfig:
     prune_steps: int = 5
     epochs_per_step: int = 2          # fine-tuning epochs after each pruning step
     min_kept_per_layer: int = 4       # never empty a layer (layer collapse kills accuracy)
+    prune_criterion: str = "global"   # global: normalised scores compared across layers (the paper) | per_layer
+    layer_sparsity: dict = field(default_factory=dict)  # {layer name: its own final sparsity}
+    exclude: list = field(default_factory=list)         # layer names never pruned (e.g. the first conv)
     finetune: str = "regrow"          # masked | regrow | qat; regrow measured best (docs/compress.md)
     regrow_interval: int = 10         # batches between mask updates in regrow/qat modes
     regrow_fraction: float = 0.05     # at most this fraction of kept weights swapped per update
@@ -82,7 +86,7 @@ class CompressConfig:
         if not 0.0 <= self.target_sparsity < 1.0:
             bad("target_sparsity", f"{self.target_sparsity} must be in [0, 1)")
         for name, allowed in (("score", SCORES), ("finetune", FINETUNE_MODES), ("schedule", SCHEDULES),
-                              ("order", ORDERS)):
+                              ("order", ORDERS), ("prune_criterion", CRITERIA)):
             if getattr(self, name) not in allowed:
                 bad(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
         # 2..8 bits: QuantToQCDQ (and so onnxruntime) only lowers Quant nodes of that width.
@@ -91,6 +95,15 @@ class CompressConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and 2 <= value <= 8):
                 bad(name, f"{value!r} must be an integer from 2 to 8")
+        if not isinstance(self.layer_sparsity, dict):
+            bad("layer_sparsity", "must be a mapping {layer name: sparsity}")
+        for layer, value in self.layer_sparsity.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                bad(f"layer_sparsity.{layer}", f"{value!r} must be a number in [0, 1)")
+        if not isinstance(self.exclude, list) or not all(isinstance(n, str) for n in self.exclude):
+            bad("exclude", "must be a list of layer names")
+        if not isinstance(self.layer_bits, dict):
+            bad("layer_bits", "must be a mapping {layer name: {weight: bits, act: bits}}")
         for layer, bits in self.layer_bits.items():
             if not isinstance(bits, dict) or set(bits) - {"weight", "act"}:
                 bad(f"layer_bits.{layer}", "must be a mapping with keys 'weight' and/or 'act'")
@@ -129,7 +142,7 @@ class CompressConfig:
         return self.qat_lr if self.qat_lr is not None else self.lr / 2
 
 
-_TYPE_NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "None": type(None)}
+_TYPE_NAMES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list, "None": type(None)}
 # the annotation of each field ("int | None", ...) as a tuple of types
 _FIELD_TYPES = {f.name: tuple(_TYPE_NAMES[t.strip()] for t in str(f.type).split("|"))
                 for f in dataclasses.fields(CompressConfig)}

@@ -30,9 +30,10 @@ import onnx
 import torch
 import torch.fx as fx
 import torch.nn as nn
+import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
-from jpq2hw.compress.graph import is_flatten, trace
+from jpq2hw.compress.graph import _adaptive_window, _arg, _pair, classify, propagate_shapes, trace, user_name
 from jpq2hw.compress.qmodules import QuantAct, QuantConv2d, QuantConvTranspose2d, QuantLinear, WEIGHT_LAYERS
 from jpq2hw.compress.quantizers import quantize
 from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese
@@ -41,10 +42,6 @@ from jpq2hw.errors import JpqError
 QUANT_DOMAIN = "qonnx.custom_op.general"
 OPSET = 13
 METADATA_KEY = "jpq2hw.compress"
-
-
-def _pair(v):
-    return list(v) if isinstance(v, (tuple, list)) else [v, v]
 
 
 class _Builder:
@@ -143,17 +140,56 @@ def _act(b: _Builder, q: QuantAct, name: str, x: str) -> str:
     safe = name.replace(".", "_")
     if q.relu:
         x = b.node("Relu", [x], f"{safe}_relu")
+    if q.clip is not None:
+        lo, hi = (b.const(f"{safe}_{k}", np.array(v, dtype=np.float32)) for k, v in zip(("min", "max"), q.clip))
+        x = b.node("Clip", [x, lo, hi], f"{safe}_clip")
+    if q.slope is not None:
+        x = b.node("LeakyRelu", [x], f"{safe}_leaky", alpha=float(q.slope))
     b.layers.append({"name": name, "type": "QuantAct", "act_bits": q.bits, "signed": q.signed, "scale": q.scale})
     return b.quant(x, safe, q.scale, q.bits, q.signed, q.narrow)
 
 
-def _maxpool(b: _Builder, m: nn.MaxPool2d, name: str, x: str) -> str:
-    if m.return_indices or any(d != 1 for d in _pair(m.dilation)):
-        raise JpqError(f"layer {name}: MaxPool2d with indices or dilation is not exported")
-    ph, pw = _pair(m.padding)
-    stride = _pair(m.stride if m.stride is not None else m.kernel_size)
-    return b.node("MaxPool", [x], f"{name.replace('.', '_')}_pool", kernel_shape=_pair(m.kernel_size),
-                  strides=stride, pads=[ph, pw, ph, pw], ceil_mode=int(m.ceil_mode))
+def _pool_args(node: fx.Node, modules: dict) -> dict:
+    """kernel_size, stride, padding, ceil_mode (+ count_include_pad) of a pooling module or function call."""
+    if node.op == "call_module":
+        m = modules[node.target]
+        return {"kernel": m.kernel_size, "stride": m.stride, "padding": m.padding, "ceil_mode": m.ceil_mode,
+                "count_include_pad": getattr(m, "count_include_pad", True)}
+    a, kw = node.args, node.kwargs
+    return {"kernel": _arg(a, kw, 1, "kernel_size", None), "stride": _arg(a, kw, 2, "stride", None),
+            "padding": _arg(a, kw, 3, "padding", 0), "ceil_mode": _arg(a, kw, 4 if node.target is F.avg_pool2d else 5,
+                                                                        "ceil_mode", False),
+            "count_include_pad": _arg(a, kw, 5, "count_include_pad", True)}
+
+
+def _maxpool(b: _Builder, node: fx.Node, modules: dict, name: str, x: str) -> str:
+    p = _pool_args(node, modules)
+    ph, pw = _pair(p["padding"])
+    stride = _pair(p["stride"] if p["stride"] else p["kernel"])
+    return b.node("MaxPool", [x], f"{name.replace('.', '_')}_pool", kernel_shape=_pair(p["kernel"]),
+                  strides=stride, pads=[ph, pw, ph, pw], ceil_mode=int(p["ceil_mode"]))
+
+
+def _avgpool(b: _Builder, node: fx.Node, modules: dict, name: str, x: str) -> str:
+    safe = name.replace(".", "_")
+    in_shape = list(node.args[0].meta["tensor_meta"].shape)
+    m = modules.get(node.target) if node.op == "call_module" else None
+    if isinstance(m, nn.AdaptiveAvgPool2d) or node.target is F.adaptive_avg_pool2d:
+        size = m.output_size if m is not None else _arg(node.args, node.kwargs, 1, "output_size", None)
+        window = _adaptive_window(size, in_shape)
+        if window == in_shape[2:]:
+            return b.node("GlobalAveragePool", [x], f"{safe}_gap")
+        return b.node("AveragePool", [x], f"{safe}_avg", kernel_shape=window, strides=window, pads=[0, 0, 0, 0])
+    if isinstance(m, nn.AvgPool2d) or node.target is F.avg_pool2d:
+        p = _pool_args(node, modules)
+        ph, pw = _pair(p["padding"])
+        return b.node("AveragePool", [x], f"{safe}_avg", kernel_shape=_pair(p["kernel"]),
+                      strides=_pair(p["stride"] if p["stride"] else p["kernel"]), pads=[ph, pw, ph, pw],
+                      count_include_pad=int(bool(p["count_include_pad"])), ceil_mode=int(bool(p["ceil_mode"])))
+    # mean over (2, 3)
+    out = b.node("GlobalAveragePool", [x], f"{safe}_gap")
+    keepdim = _arg(node.args, node.kwargs, 2, "keepdim", False)
+    return out if keepdim else b.node("Flatten", [out], f"{safe}_flat", axis=1)
 
 
 def _cost_volume(b: _Builder, m: CostVolume, name: str, x: str, shape) -> str:
@@ -190,15 +226,6 @@ def _argmax(b: _Builder, name: str, x: str) -> str:
     return b.node("Cast", [idx], f"{safe}_disparity", to=TensorProto.FLOAT)
 
 
-def _flatten_dims(node: fx.Node, modules: dict) -> tuple[int, int]:
-    if node.op == "call_module":
-        m = modules[node.target]
-        return m.start_dim, m.end_dim
-    start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-    end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
-    return start, end
-
-
 def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto:
     model.eval()
     gm = trace(model)
@@ -213,8 +240,13 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
     b = _Builder()
     value: dict[fx.Node, str] = {}
     graph_input = graph_output = None
+    propagate_shapes(gm, example_input)
     for node in gm.graph.nodes:
         src = value.get(node.args[0]) if node.args and isinstance(node.args[0], fx.Node) else None
+        kind, hint = classify(node, modules)
+        name = user_name(str(node.target)) if node.op == "call_module" else node.name
+        if kind is None:
+            raise JpqError(f"export: layer {name}: {hint}")
         if node.op == "placeholder":
             if graph_input is not None:
                 raise JpqError("export: the model must take exactly one input tensor")
@@ -222,32 +254,35 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
             value[node] = graph_input
         elif node.op == "output":
             graph_output = src
-        elif node.op == "call_module":
+        elif kind == "weight":
+            value[node] = _weight_layer(b, modules[node.target], name, src)
+        elif kind == "act":
+            value[node] = _act(b, modules[node.target], name, src)
+        elif kind == "stereo":
             m = modules[node.target]
-            if isinstance(m, WEIGHT_LAYERS):
-                value[node] = _weight_layer(b, m, node.target, src)
-            elif isinstance(m, QuantAct):
-                value[node] = _act(b, m, node.target, src)
-            elif isinstance(m, Siamese) and isinstance(m.conv, WEIGHT_LAYERS):
-                value[node] = _weight_layer(b, m.conv, f"{node.target}.conv", src, siamese=True)
+            if isinstance(m, Siamese) and isinstance(m.conv, WEIGHT_LAYERS):
+                value[node] = _weight_layer(b, m.conv, f"{name}.conv", src, siamese=True)
             elif isinstance(m, CostVolume):
-                value[node] = _cost_volume(b, m, node.target, src, in_shapes[m])
+                value[node] = _cost_volume(b, m, name, src, in_shapes[m])
             elif isinstance(m, DisparityArgmax):
-                value[node] = _argmax(b, node.target, src)
-            elif isinstance(m, nn.MaxPool2d):
-                value[node] = _maxpool(b, m, node.target, src)
-            elif isinstance(m, (nn.Identity, nn.Dropout)):
-                value[node] = src
-            elif isinstance(m, nn.Flatten):
-                value[node] = _flatten(b, node, modules, src)
+                value[node] = _argmax(b, name, src)
             else:
-                raise JpqError(f"export: layer {node.target} ({type(m).__name__}) is not supported; supported: "
-                               "Conv2d, ConvTranspose2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity, "
-                               "Siamese, CostVolume, DisparityArgmax")
-        elif is_flatten(node, modules):
-            value[node] = _flatten(b, node, modules, src)
-        else:
-            raise JpqError(f"export: operation {node.target} ({node.op}) is not supported")
+                raise JpqError(f"export: layer {name}: a Siamese needs a Conv2d inside")
+        elif kind == "maxpool":
+            value[node] = _maxpool(b, node, modules, name, src)
+        elif kind == "avgpool":
+            value[node] = _avgpool(b, node, modules, name, src)
+        elif kind == "add":
+            a, c = (value[t] for t in node.args if isinstance(t, fx.Node))
+            value[node] = b.node("Add", [a, c], f"{name}_add")
+        elif kind == "cat":
+            value[node] = b.node("Concat", [value[t] for t in node.args[0]], f"{name}_cat", axis=1)
+        elif kind == "flatten":
+            value[node] = b.node("Flatten", [src], "flatten", axis=1)
+        elif kind == "identity":
+            value[node] = src
+        elif kind == "shape":
+            value[node] = None  # sizes only feed view/reshape, which export writes as Flatten
     if graph_output is None or not isinstance(graph_output, str):
         raise JpqError("export: the model must return exactly one tensor")
 
@@ -267,13 +302,6 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
     meta = {"masks": "implied: a pruned weight is a zero in its weight initializer", "layers": b.layers}
     helper.set_model_props(proto, {METADATA_KEY: json.dumps(meta)})
     return proto
-
-
-def _flatten(b: _Builder, node: fx.Node, modules: dict, src: str) -> str:
-    start, end = _flatten_dims(node, modules)
-    if start != 1 or end != -1:
-        raise JpqError(f"export: flatten({start}, {end}) is not supported, only flatten(x, 1)")
-    return b.node("Flatten", [src], "flatten", axis=1)
 
 
 def to_qonnx(model: nn.Module, example_input: torch.Tensor, path: str | Path, cleanup: bool = True):

@@ -31,7 +31,7 @@ from jpq2hw.compress.config import CompressConfig
 from jpq2hw.compress.qmodules import (QuantModel, act_quantizers, prepare_model, set_mask_ste,
                                       set_quant_enabled)
 from jpq2hw.compress.schedule import sparsity_targets
-from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, regrow_masks, select_masks,
+from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, regrow_masks, select_layer_masks,
                                    taylor_scores)
 from jpq2hw.errors import JpqError
 
@@ -194,7 +194,12 @@ def run_step(state: RunState, step: Step, loader, loss_fn) -> None:
         _train_epochs(state, step, loader, loss_fn, cfg.lr)
     elif step.stage == "prune":
         scores = _scores(state, loader, loss_fn, step.quantized)
-        masklib.set_masks(model, select_masks(scores, step.target, cfg.min_kept_per_layer))
+        # config names are the user's; inside the wrapped model they sit under `net.`
+        fraction = step.target / cfg.target_sparsity if cfg.target_sparsity > 0 else 1.0
+        masks = select_layer_masks(scores, step.target, cfg.min_kept_per_layer,
+                                   {f"net.{n}": v for n, v in cfg.layer_sparsity.items()},
+                                   {f"net.{n}" for n in cfg.exclude}, cfg.prune_criterion, fraction)
+        masklib.set_masks(model, masks)
         masklib.enforce(model)
         if state.optimizer is not None:
             masklib.mask_optimizer_state(model, state.optimizer)
@@ -231,12 +236,17 @@ def _load(state: RunState, path: Path) -> None:
     except Exception as exc:
         raise JpqError(f"{path}: unreadable checkpoint ({str(exc).splitlines()[0]}); delete it to start over") from None
     if payload["config"] != state.config.to_dict():
-        raise JpqError(f"{path}: checkpoint was made with a different config; delete it or change checkpoint_dir")
-    state.model.load_state_dict(payload["model"])
+        raise JpqError(f"{path}: checkpoint was made with a different config; rerun with --fresh to start over "
+                       f"(or change checkpoint_dir)")
+    try:
+        state.model.load_state_dict(payload["model"])
+        if payload["optimizer"] is not None:
+            state.optimizer_for(payload["optimizer_lr"]).load_state_dict(payload["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        raise JpqError(f"{path}: checkpoint was made from a different model (its layers do not match); rerun with "
+                       f"--fresh to start over (or change checkpoint_dir)") from None
     state.done = list(payload["done"])
     state.history = list(payload["history"])
-    if payload["optimizer"] is not None:
-        state.optimizer_for(payload["optimizer_lr"]).load_state_dict(payload["optimizer"])
     set_quant_enabled(state.model, payload["quantized"])
     torch.set_rng_state(payload["rng"])
 
@@ -254,7 +264,14 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
     config = config or CompressConfig()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     torch.manual_seed(config.seed)
-    qmodel = model if isinstance(model, QuantModel) else prepare_model(model, config)
+    if isinstance(model, QuantModel):
+        qmodel = model
+    else:  # every layer is checked here, before the first epoch
+        try:
+            example = next(iter(train_loader))[0][:1]
+        except StopIteration:
+            raise JpqError("the training loader yields no batches") from None
+        qmodel = prepare_model(model, config, example)
     state = RunState(qmodel, config)
     plan = make_plan(config)
     ckpt = None

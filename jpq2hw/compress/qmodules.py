@@ -98,26 +98,44 @@ WEIGHT_LAYERS = (QuantConv2d, QuantLinear, QuantConvTranspose2d)
 
 
 class QuantAct(nn.Module):
-    """Optional ReLU followed by a power-of-two fixed-point quantizer (unsigned after ReLU).
+    """An optional activation (ReLU; a clamp for ReLU6/Hardtanh; LeakyReLU) followed by a power-of-two
+    fixed-point quantizer (unsigned when the activation's output is >= 0).
 
     The scale comes from `running_max`: the max over calibration batches, then an exponential
     moving average of batch maxima while training. In eval mode it is frozen, so the quantized
-    forward is deterministic and identical to the exported graph."""
+    forward is deterministic and identical to the exported graph. Quantizers whose outputs meet in an
+    add or a concatenation share one scale (`share_scale`): the sum is then exact on one grid."""
 
-    def __init__(self, bits: int = 8, signed: bool = False, relu: bool = True, momentum: float = 0.1):
+    def __init__(self, bits: int = 8, signed: bool = False, relu: bool = True, momentum: float = 0.1,
+                 clip: tuple[float, float] | None = None, slope: float | None = None):
         super().__init__()
         self.bits = bits
         self.signed = signed
         self.relu = relu
+        self.clip = clip  # (min, max): ReLU6 is (0, 6)
+        self.slope = slope  # LeakyReLU's negative slope
         self.narrow = False
         self.momentum = momentum
         self.quant_enabled = False
         self.calibrating = False
         self.register_buffer("running_max", torch.zeros(()))
+        self._group = [self]  # quantizers sharing the scale (a plain list: not submodules)
+
+    def own_scale(self) -> float:
+        return pow2_scale_for_max(self.running_max.item(), self.bits, self.signed, self.narrow)
 
     @property
     def scale(self) -> float:
-        return pow2_scale_for_max(self.running_max.item(), self.bits, self.signed, self.narrow)
+        return max(q.own_scale() for q in self._group)  # the coarsest: no member saturates
+
+    def activation(self, x):
+        if self.relu:
+            x = F.relu(x)
+        if self.clip is not None:
+            x = torch.clamp(x, *self.clip)
+        if self.slope is not None:
+            x = F.leaky_relu(x, self.slope)
+        return x
 
     @torch.no_grad()
     def _observe(self, x: torch.Tensor) -> None:
@@ -130,8 +148,7 @@ class QuantAct(nn.Module):
             self.running_max.mul_(1 - self.momentum).add_(self.momentum * batch_max)
 
     def forward(self, x):
-        if self.relu:
-            x = F.relu(x)
+        x = self.activation(x)
         if self.calibrating or (self.training and self.quant_enabled):
             self._observe(x)
         if not self.quant_enabled:
@@ -139,7 +156,19 @@ class QuantAct(nn.Module):
         return fake_quantize(x, self.scale, self.bits, self.signed, self.narrow)
 
     def extra_repr(self):
-        return f"bits={self.bits}, signed={self.signed}, relu={self.relu}"
+        extra = (f", clip={self.clip}" if self.clip else "") + (f", slope={self.slope}" if self.slope else "")
+        return f"bits={self.bits}, signed={self.signed}, relu={self.relu}{extra}"
+
+
+def share_scale(quantizers) -> None:
+    """Make `quantizers` (and the groups they are already in) use one scale."""
+    group = []
+    for q in quantizers:
+        for member in q._group:
+            if member not in group:
+                group.append(member)
+    for q in group:
+        q._group = group
 
 
 class QuantModel(nn.Module):
@@ -173,6 +202,16 @@ def set_mask_ste(model: nn.Module, enabled: bool) -> None:
         m.mask_ste = enabled
 
 
+# activation module -> its QuantAct (the activation is applied, then quantized)
+ACTIVATIONS = {
+    nn.ReLU: lambda m, bits: QuantAct(bits, signed=False, relu=True),
+    nn.ReLU6: lambda m, bits: QuantAct(bits, signed=False, relu=False, clip=(0.0, 6.0)),
+    nn.Hardtanh: lambda m, bits: QuantAct(bits, signed=m.min_val < 0, relu=False,
+                                          clip=(float(m.min_val), float(m.max_val))),
+    nn.LeakyReLU: lambda m, bits: QuantAct(bits, signed=True, relu=False, slope=float(m.negative_slope)),
+}
+
+
 def _swap(module: nn.Module, bits_for) -> nn.Module:
     """The quantized twin of a float layer, with the same parameters (shared, not copied). An
     already quantized layer (a model prepared before) just takes the bit widths of this config."""
@@ -193,8 +232,8 @@ def _swap(module: nn.Module, bits_for) -> nn.Module:
     elif isinstance(module, nn.Linear) and not isinstance(module, WEIGHT_LAYERS):
         new = QuantLinear(module.in_features, module.out_features, module.bias is not None,
                           weight_bits=bits_for("weight"), bias_bits=bits_for("bias"))
-    elif isinstance(module, nn.ReLU):
-        return QuantAct(bits_for("act"), signed=False, relu=True)
+    elif type(module) in ACTIVATIONS:
+        return ACTIVATIONS[type(module)](module, bits_for("act"))
     else:
         return module
     new.weight = module.weight
@@ -204,13 +243,57 @@ def _swap(module: nn.Module, bits_for) -> nn.Module:
     return new
 
 
-def prepare_model(model: nn.Module, config) -> QuantModel:
-    """Swap Conv2d/Linear/ConvTranspose2d/ReLU for their quantized twins (in place inside `model`)
-    and put an input quantizer in front. Quantization starts disabled (float behaviour)."""
-    from jpq2hw.compress.graph import bind_input_quantizers
+WEIGHT_KINDS = (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)
 
-    layer_order = [name for name, m in model.named_modules()
-                   if isinstance(m, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d))]
+
+def check_layer_names(model: nn.Module, config) -> None:
+    """Names in layer_bits / layer_sparsity / exclude must be the model's own layers of the right kind."""
+    from jpq2hw.errors import JpqError
+
+    modules = dict(model.named_modules())
+    weights = [n for n, m in modules.items() if isinstance(m, WEIGHT_KINDS)]
+    acts = [n for n, m in modules.items() if type(m) in ACTIVATIONS or isinstance(m, QuantAct)]
+
+    def unknown(option, name):
+        near = ", ".join(weights[:8]) + (" ..." if len(weights) > 8 else "")
+        raise JpqError(f"compress config: {option}: no layer named {name!r} in the model (its Conv/Linear "
+                       f"layers: {near})")
+
+    for option in ("layer_sparsity", "exclude"):
+        for name in getattr(config, option):
+            if name not in modules:
+                unknown(f"{option}.{name}" if option == "layer_sparsity" else option, name)
+            if name not in weights:
+                raise JpqError(f"compress config: {option}: {name!r} is a {type(modules[name]).__name__}; only "
+                               f"Conv/Linear layers are pruned")
+    for name, bits in config.layer_bits.items():
+        if name not in modules:
+            unknown(f"layer_bits.{name}", name)
+        if "weight" in bits and name not in weights:
+            raise JpqError(f"compress config: layer_bits.{name}.weight: {name!r} is a {type(modules[name]).__name__}, "
+                           f"which has no weights")
+        if "act" in bits and name not in acts:
+            after = [a for a in acts if weights and a > name][:1] if name in weights else []
+            hint = (f"; set it on the activation that quantizes this layer's output, e.g. {after[0]!r}" if after
+                    else "; set it on an activation layer (ReLU, ReLU6, Hardtanh, LeakyReLU)")
+            raise JpqError(f"compress config: layer_bits.{name}.act: {name!r} is a {type(modules[name]).__name__}, "
+                           f"not an activation{hint}")
+
+
+def prepare_model(model: nn.Module, config, example: torch.Tensor | None = None) -> QuantModel:
+    """Fold BatchNorms, swap Conv2d/Linear/ConvTranspose2d and the activations for their quantized twins
+    (in place inside `model`), add the quantizers compress needs (jpq2hw/compress/graph.py) and put an input
+    quantizer in front. Quantization starts disabled (float behaviour). With `example`, every layer is
+    checked against what export and build support, and all problems are raised at once."""
+    from jpq2hw.compress.batchnorm import fold_batchnorms
+    from jpq2hw.compress.graph import add_quantizers, bind_input_quantizers, propagate_shapes, trace, unsupported
+    from jpq2hw.errors import JpqError
+
+    if isinstance(model, WEIGHT_KINDS):
+        model = nn.Sequential(model)
+    check_layer_names(model, config)
+    fold_batchnorms(model)
+    layer_order = [name for name, m in model.named_modules() if isinstance(m, WEIGHT_KINDS)]
 
     def bits_lookup(name: str):
         def bits_for(kind: str) -> int:
@@ -237,9 +320,16 @@ def prepare_model(model: nn.Module, config) -> QuantModel:
             else:
                 recurse(child, full + ".")
 
-    if isinstance(model, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
-        model = nn.Sequential(model)
     recurse(model, "")
-    quant_model = QuantModel(model, QuantAct(config.input_bits, signed=config.input_signed, relu=False))
+    gm = trace(model)
+    if example is not None:
+        propagate_shapes(gm, example)  # shapes decide some checks (view -> flatten, adaptive pools, cat axis)
+    gm = add_quantizers(gm, config.act_bits)
+    if example is not None:
+        propagate_shapes(gm, example)
+        problems = unsupported(gm)
+        if problems:
+            raise JpqError(f"{len(problems)} layer(s) cannot be compressed and exported: " + "; ".join(problems))
+    quant_model = QuantModel(gm, QuantAct(config.input_bits, signed=config.input_signed, relu=False))
     bind_input_quantizers(quant_model)
     return quant_model

@@ -115,6 +115,26 @@ def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_
     return masks
 
 
+def select_layer_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_layer: int = 0,
+                       layer_sparsity: dict[str, float] | None = None, exclude=(), criterion: str = "global",
+                       fraction: float = 1.0) -> dict[str, torch.Tensor]:
+    """Masks with per-layer control: `exclude`d layers keep every weight; a layer in `layer_sparsity` is pruned
+    to its own target (times `fraction`, the schedule's progress) by its own scores; the other layers are
+    pruned to `sparsity` together, by the normalised scores compared across layers ('global', the paper's
+    criterion) or each layer to `sparsity` on its own ('per_layer')."""
+    layer_sparsity = layer_sparsity or {}
+    masks = {n: torch.ones_like(s) for n, s in scores.items() if n in exclude}
+    for n, target in layer_sparsity.items():
+        masks.update(select_masks({n: scores[n]}, target * fraction, min_kept_per_layer))
+    rest = {n: s for n, s in scores.items() if n not in masks}
+    if criterion == "per_layer":
+        for n, s in rest.items():
+            masks.update(select_masks({n: s}, sparsity, min_kept_per_layer))
+    elif rest:
+        masks.update(select_masks(rest, sparsity, min_kept_per_layer))
+    return {n: masks[n] for n in scores}
+
+
 def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
                  max_swap_fraction: float) -> dict[str, torch.Tensor]:
     """Dynamic sparse update inside each layer: the kept set moves towards the layer's top scores,

@@ -183,8 +183,11 @@ class _Streamliner:
             if handler is None:
                 self.refuse(node, "no integer form for this op in a model with float scales")
             handler(node)
+        gone = []
         for node in self.removed:
-            self.m.graph.node.remove(node)
+            if not any(node is g for g in gone):  # a folded constant's Quant may be named twice
+                self.m.graph.node.remove(node)
+                gone.append(node)
         for node in self.m.graph.node:
             for i, name in enumerate(node.input):
                 if name:
@@ -398,7 +401,9 @@ class _Streamliner:
         alpha = [src.alpha[0] * v for v in sw]
         beta = [Fraction(0)] * n
         if len(node.input) > 2 and node.input[2]:  # a float bias: fold it into the affine map
-            b = self.m.get_initializer(node.input[2])
+            b = self._constant(node.input[2])
+            if b is not None and self.m.get_initializer(node.input[2]) is None:  # a quantized bias
+                self.removed.append(self.m.find_producer(node.input[2]))
             if b is None:
                 self.refuse(node, "its bias is not a constant")
             beta = [_frac(v) for v in np.asarray(b, np.float64).ravel()]
@@ -428,11 +433,23 @@ class _Streamliner:
         self._linear(node, scale_per_out)  # a depthwise Conv too: each output channel has its own scale
 
     # --- elementwise with constants: folded into the affine map ----------------------------------------
+    def _constant(self, name):
+        """An initializer, or the real values of a quantized constant (a bias behind its Quant node)."""
+        value = self.m.get_initializer(name)
+        if value is None and name in self.weight_codes:
+            codes, scale = self.weight_codes[name]
+            value = codes * np.asarray(scale, np.float64)  # exact: integer codes times a float scale
+        return value
+
     def _const_and_other(self, node):
         a, b = node.input[0], node.input[1]
-        ca, cb = self.m.get_initializer(a), self.m.get_initializer(b)
+        ca, cb = self._constant(a), self._constant(b)
         if ca is None and cb is None:
             return None, None, False
+        const_name = b if cb is not None else a
+        producer = self.m.find_producer(const_name)
+        if producer is not None and producer.op_type == "Quant":
+            self.removed.append(producer)  # folded into the affine map with the node
         return (cb, a, False) if cb is not None else (ca, b, True)
 
     def _fold(self, node, fn):

@@ -13,7 +13,7 @@ def test_taylor_score_hand_computed():
     # y = w1*x1 + w2*x2, loss = mean((y - t)^2) / 2 per batch  ->  dL/dw_j = mean((y - t) * x_j)
     model = prepare_model(nn.Linear(2, 1, bias=False), CompressConfig())
     with torch.no_grad():
-        model.net[0].weight.copy_(torch.tensor([[2.0, -1.0]]))
+        model.net.get_submodule("0").weight.copy_(torch.tensor([[2.0, -1.0]]))
     batches = [(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0], [1.0]])),   # residuals 1, -2
                (torch.tensor([[1.0, 1.0]]), torch.tensor([[3.0]]))]                      # residual -2
     loss = lambda out, t: ((out - t) ** 2).mean() / 2  # noqa: E731
@@ -22,7 +22,7 @@ def test_taylor_score_hand_computed():
     # batch 2: g = [-2, -2];                                      |w*g| = [4.0, 2.0]
     assert torch.allclose(scores, torch.tensor([[5.0, 3.0]]))
     # absolute value per batch, then summed: the signed sum would give |1 - 4| = 3 for w1, not 5
-    assert model.net[0].weight.grad is None  # scoring leaves no gradient behind
+    assert model.net.get_submodule("0").weight.grad is None  # scoring leaves no gradient behind
 
 
 def test_select_masks_normalises_per_layer_and_keeps_a_minimum():
