@@ -54,7 +54,7 @@ FUNCTIONAL_ACTIVATIONS = {
                                              float(_arg(a, kw, 2, "max_val", 1.0)))),
     F.leaky_relu: lambda a, kw: QuantAct(signed=True, relu=False, slope=float(_arg(a, kw, 1, "negative_slope", 0.01))),
 }
-ADD_FUNCTIONS = (operator.add, torch.add)
+ADD_FUNCTIONS = (operator.add, operator.iadd, torch.add)
 AVG_FUNCTIONS = (F.avg_pool2d, F.adaptive_avg_pool2d, torch.mean)
 GRID_KINDS = ("maxpool", "flatten", "identity")  # the value stays on its quantizer's grid
 
