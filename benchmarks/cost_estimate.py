@@ -23,12 +23,10 @@ sys.path.insert(0, str(ROOT / "tests"))  # testkit, which the report test models
 
 
 def analyse(path: Path):
-    from jpq2hw.annotate.quant_types import analyze
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
 
-    model = normalize(load_model(path)).hardware
-    return model, analyze(model, str(path))
+    state = analyze_file(path)
+    return state.model, state.analysis
 
 
 def da4ml_luts(model, analysis) -> list[float | None]:

@@ -32,11 +32,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def digits_layers() -> list[Layer]:
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
     from jpq2hw.rtl.graph import read_network
 
-    net = read_network(normalize(load_model(EXAMPLES / "digits" / "digits_cnn.onnx")).hardware)
+    net = read_network(analyze_file(EXAMPLES / "digits" / "digits_cnn.onnx").model)
     return [l for l in net.layers if l.kind != "maxpool"]
 
 

@@ -50,14 +50,11 @@ def metrics(model, example) -> dict:
 
 def hardware_layers():
     """jpq2hw's CostLayers of the hardware graph of stereo.onnx (what `jpq2hw build`/`report` estimate)."""
-    from jpq2hw.annotate.quant_types import analyze
     from jpq2hw.costmodel import cost_layers
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
 
-    source = str(HERE / "stereo.onnx")
-    model = normalize(load_model(source)).hardware
-    return cost_layers(model, analyze(model, source))
+    state = analyze_file(HERE / "stereo.onnx")
+    return cost_layers(state.model, state.analysis)
 
 
 def estimate(hw_layers, m: dict) -> dict:

@@ -1,13 +1,12 @@
 """`jpq2hw report model.onnx --board B [-o DIR]`: the hardware estimate and per-layer table without building
-(load, validate, normalize, analyze; no hls4ml conversion, no compilation)."""
+(the build's steps up to annotate; no hls4ml conversion, no compilation)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from jpq2hw.errors import JpqError, printable
-
-IO_TYPES = {"parallel": "io_parallel", "stream": "io_stream"}
+from jpq2hw.pipeline.options import IO_TYPES
 
 
 def register(subparsers) -> None:
@@ -36,48 +35,34 @@ def register(subparsers) -> None:
 def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel", reuse_factor: int = 1,
                           fit: str = "none", clock_mhz: float | None = None, csynth: Path | None = None,
                           input_type: str | None = None) -> dict:
-    """The report dict (same keys as a build's report.json minus the build-only ones) for a model."""
-    from jpq2hw import boards
-    from jpq2hw import extensions  # noqa: F401  (custom layers and pattern passes, as the build registers them)
-    from jpq2hw.annotate.quant_types import analyze
-    from jpq2hw.costmodel import cost_layers, estimate, estimate_for_report, fit_auto
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.frontend.validate import validate_quantizers, validate_structure
-    from jpq2hw.normalize.passes import normalize
+    """The report dict (same keys as a build's report.json minus the build-only ones) for a model: the build's
+    own steps up to annotate (load, normalize, validate, annotate), then the estimate."""
+    from jpq2hw.costmodel import cost_layers, estimate, estimate_for_report
+    from jpq2hw.pipeline import analyze_file
     from jpq2hw.report.build_report import interface_from_graph, layer_rows, totals
 
-    board = boards.load_board(board_name)
     if reuse_factor < 1:
         raise JpqError(f"--reuse-factor {reuse_factor}: must be >= 1")
     if clock_mhz is not None and not 1 <= clock_mhz <= 1000:
         raise JpqError(f"--clock-mhz {clock_mhz}: must be between 1 and 1000")
-    from jpq2hw.frontend.input_type import parse_input_type
+    if input_type is not None:
+        from jpq2hw.frontend.input_type import parse_input_type
 
-    declared = parse_input_type(input_type) if input_type is not None else None
-    source = str(model_path)
-    model = load_model(model_path)
-    validate_structure(model, source)
-    try:
-        model = normalize(model, source, input_type=declared).hardware
-    except JpqError:
-        raise
-    except Exception as exc:
-        raise JpqError(f"{source}: qonnx could not normalize the model ({type(exc).__name__}: {exc})") from None
-    validate_quantizers(model, source)
-    analysis = analyze(model, source)
-    layers = cost_layers(model, analysis)
-    io_type = IO_TYPES[io]
-    clock = float(clock_mhz or board.clock_mhz)
-    if fit == "auto":
-        est = fit_auto(layers, board, io_type=io_type, clock_mhz=clock).estimate
+        parse_input_type(input_type)  # a malformed type fails before anything is read
+    state = analyze_file(model_path, board=board_name, io=io, reuse_factor=reuse_factor, fit=fit,
+                         clock_mhz=clock_mhz, input_type=input_type)
+    board, analysis, io_type, clock, source = state.board, state.analysis, state.io_type, state.clock_mhz, state.source
+    if state.plan is not None:
+        est = state.plan.estimate
     else:
-        est = estimate(layers, board, io_type=io_type, clock_mhz=clock, reuse_factor=reuse_factor)
+        est = estimate(cost_layers(state.model, analysis), board, io_type=io_type, clock_mhz=clock,
+                       reuse_factor=reuse_factor)
     rows = layer_rows(analysis)
     report = {
         "model": source, "board": board.name, "part": board.part, "clock_mhz": clock, "io_type": io_type,
         "reuse_factor": reuse_factor if fit != "auto" else "auto", "input_type": analysis.input_quant.fixed_type().hls(),
-        "interface": interface_from_graph(model, analysis),
-        "layers": rows, "totals": totals(rows), "estimate": estimate_for_report(model, analysis, board, est=est),
+        "interface": interface_from_graph(state.model, analysis),
+        "layers": rows, "totals": totals(rows), "estimate": estimate_for_report(state.model, analysis, board, est=est),
     }
     if csynth is not None:
         from jpq2hw.report.hls_synth import parse_csynth

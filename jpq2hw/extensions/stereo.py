@@ -1,6 +1,6 @@
 """Stereo custom layers: the correlation cost volume and the argmax disparity regression.
 
-Three layers of the same two operations, each registered once on import:
+Three layers of the same two operations, each registered once by register() (jpq2hw.extensions.register_all):
 
 1. ONNX (domain `jpq2hw.stereo`, channels-last): `StereoCostVolume` and `StereoArgmax`, as qonnx custom ops
    (shape inference and a numpy execution, so qonnx's transforms and executor handle them).
@@ -418,6 +418,3 @@ def register() -> None:
     exact_precision.register_rule("StereoCostVolume", cost_volume_rule)
     exact_precision.register_rule("StereoArgmax", argmax_rule)
     _REGISTERED = True
-
-
-register()

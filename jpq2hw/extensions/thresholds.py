@@ -18,7 +18,7 @@ from jpq2hw.templating import render
 CLASS_NAME = "Jpq2hwThreshold"
 HEADER = "nnet_jpq2hw_threshold.h"
 BACKENDS = ("Vitis", "Vivado")
-_registered = False
+_REGISTERED = False
 PLACEHOLDER = 1 << 40  # stands for +-infinity until the exact pass clamps thresholds to the input range
 
 
@@ -152,8 +152,8 @@ def _qonnx_op():
 
 
 def register() -> None:
-    global _registered
-    if _registered:
+    global _REGISTERED
+    if _REGISTERED:
         return
     import hls4ml
     from hls4ml.converters.onnx_to_hls import register_onnx_layer_handler
@@ -175,4 +175,4 @@ def register() -> None:
     from jpq2hw.normalize.streamline import THRESHOLD_DOMAIN
 
     add_op_to_domain(THRESHOLD_DOMAIN, _qonnx_op())
-    _registered = True
+    _REGISTERED = True

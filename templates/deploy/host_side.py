@@ -1,6 +1,6 @@
 # ---- The host side around the core (included by templates/deploy/driver.py.j2): the float head, the input
 # ---- quantizer, the output's affine map (float scales) and the float tail, from driver/host/ (written by
-# ---- jpq2hw/writer/host_files.py). The same steps and order as the build's check (jpq2hw/build.py).
+# ---- jpq2hw/writer/host_files.py). The same steps and order as the build's check (jpq2hw/pipeline/steps.py).
 
 
 def load_host(host_dir):

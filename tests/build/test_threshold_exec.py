@@ -6,7 +6,7 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 
-from jpq2hw import extensions  # noqa: F401  (registers the threshold node with qonnx)
+from jpq2hw import extensions
 from jpq2hw.annotate.quant_types import input_quant
 from jpq2hw.normalize.passes import normalize
 from jpq2hw.verify.reference import Reference
@@ -15,6 +15,7 @@ from jpq2hw.verify.vectors import random_vectors
 
 @pytest.mark.parametrize("kind", ["brevitas_float_mlp", "brevitas_binary_mlp"])
 def test_streamlined_graph_executes_to_the_reference_codes(model_file, kind):
+    extensions.register_all()  # the threshold node's qonnx op
     norm = normalize(ModelWrapper(str(model_file(kind))), kind)
     hw, host = norm.hardware, norm.host
     assert any(n.op_type == "Jpq2hwThreshold" for n in hw.graph.node)

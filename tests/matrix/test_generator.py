@@ -8,9 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from jpq2hw.annotate.quant_types import analyze
-from jpq2hw.frontend.load import load_model
-from jpq2hw.normalize.passes import normalize
+from jpq2hw.pipeline import analyze_file
 from testkit import exact_oracle
 from testkit.front_half import front_half
 from testkit.random_models import EDGE_CASES, random_case
@@ -21,10 +19,8 @@ ORACLE_SEEDS = list(range(8))
 
 
 def _prepare(case, tmp_path):
-    path = case.save(tmp_path)
-    n = normalize(load_model(path))
-    a = analyze(n.hardware, case.name)
-    return n, a
+    state = analyze_file(case.save(tmp_path))  # the build's own front half
+    return state.normalized, state.analysis
 
 
 def test_same_seed_same_model():

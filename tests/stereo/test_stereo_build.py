@@ -21,14 +21,11 @@ def _build(model, out, *extra):
 
 
 @pytest.mark.slow
-def test_shipped_stereo_model_is_bit_exact_on_real_pairs(tmp_path):
+def test_shipped_stereo_model_is_bit_exact_on_real_pairs(shipped_stereo_build):
     pairs = np.load(EXAMPLE / "test_pairs.npy")
     assert pairs.ndim == 4 and pairs.shape[1] == 2 and len(pairs) >= 4
     assert 0.0 <= pairs.min() and pairs.max() <= 1.0 and pairs.std() > 0.05  # real images, not constants
-    out = tmp_path / "stereo_pynq-z2"
-    # 92 random vectors + the real pairs: >= 100 in all (each costs ~1 s of g++ simulation, twice)
-    run = _build(EXAMPLE / "stereo.onnx", out, "--vectors", str(100 - len(pairs)), "--input-data",
-                 str(EXAMPLE / "test_pairs.npy"))
+    run, out = shipped_stereo_build  # 96 random vectors + the real pairs (conftest.py)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     assert report["bit_exact"] is True

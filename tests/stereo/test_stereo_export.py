@@ -71,15 +71,16 @@ def test_onnxruntime_equals_torch_quantized(small_compressed):
 
 
 def test_pattern_pass_absorbs_cost_volume_and_argmax(small_compressed):
-    import jpq2hw.extensions  # noqa: F401
     from qonnx.core.onnx_exec import execute_onnx
 
+    from jpq2hw import extensions
     from jpq2hw.frontend.load import load_model
     from jpq2hw.frontend.validate import validate_hardware_ops
     from jpq2hw.normalize.passes import normalize
     from jpq2hw.verify.reference import Reference
 
     _, path = small_compressed
+    extensions.register_all()
     norm = normalize(load_model(path))
     ops = [n.op_type for n in norm.hardware.graph.node]
     assert ops.count("StereoCostVolume") == 1 and ops.count("StereoArgmax") == 1

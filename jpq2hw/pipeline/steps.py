@@ -1,0 +1,311 @@
+"""The build's steps, in order. Each is one function `step(state)` over a BuildState: it reads what earlier
+steps set and sets its own fields (documented in state.py). `STEPS` pairs each with its name, its progress
+label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
+
+Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs).
+Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> axis
+-> trace -> save_vectors -> report -> rtl -> write_report; then summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from jpq2hw.errors import EXIT_NOT_EXACT, EXIT_OK, JpqError
+from jpq2hw.pipeline.options import BACKENDS, choose_io
+from jpq2hw.pipeline.state import BuildState
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # also the key of its time in report.json's timings_s
+    run: Callable[[BuildState], None]
+    label: Callable[[BuildState], str] | None = None  # progress line; None: quick bookkeeping, not shown or timed
+    when: Callable[[BuildState], bool] | None = None  # skipped when this says False
+    in_output_folder: bool = False  # runs inside OUT (created before the first such step, removed on failure)
+
+
+# --- front half ---------------------------------------------------------------------------------------------
+
+def load(state: BuildState) -> None:
+    from jpq2hw import extensions
+    from jpq2hw.frontend.load import load_model
+    from jpq2hw.frontend.validate import validate_structure
+
+    extensions.register_all()  # custom layers and their pattern passes, for every entry point
+    state.model = load_model(state.options.model)
+    validate_structure(state.model, state.source)
+
+
+def normalize(state: BuildState) -> None:
+    from jpq2hw.frontend.input_type import parse_input_type
+    from jpq2hw.normalize.host_boundary import HostBoundary
+    from jpq2hw.normalize.passes import normalize as normalize_model
+
+    declared = parse_input_type(state.options.input_type) if state.options.input_type is not None else None
+    try:
+        state.normalized = normalize_model(state.model, state.source, input_type=declared)
+    except JpqError:
+        raise
+    except Exception as exc:
+        raise JpqError(f"{state.source}: qonnx could not normalize the model ({type(exc).__name__}: {exc})") from None
+    state.model = state.normalized.hardware
+    n = state.normalized
+    state.boundary = HostBoundary(head=n.head, io=n.host, tail=n.tail)
+
+
+def validate(state: BuildState) -> None:
+    from jpq2hw.frontend.validate import validate_hardware_ops, validate_quantizers
+
+    validate_hardware_ops(state.model, state.source)
+    validate_quantizers(state.model, state.source)
+
+
+def annotate(state: BuildState) -> None:
+    from jpq2hw.annotate.quant_types import analyze, input_quant
+    from jpq2hw.costmodel import cost_layers, fit_auto
+    from jpq2hw.verify import vectors
+
+    opts, n = state.options, state.normalized
+    state.analysis = analyze(state.model, state.source)
+    # vectors have the reference's input shape (the hardware's may be lifted from 1-D to 2-D)
+    state.input_shape = list(n.reference.get_tensor_shape(n.reference.graph.input[0].name)[1:])
+    state.input_quant = (input_quant(n.reference, state.source) if state.boundary.integer_core
+                         else state.analysis.input_quant)
+    if opts.input_data is not None:
+        raw_shape = n.full_reference.get_tensor_shape(n.full_reference.graph.input[0].name)
+        state.user_vectors = vectors.load_user_vectors(Path(opts.input_data), state.input_quant, list(raw_shape[1:]),
+                                                       n.head)
+    else:
+        state.user_vectors = np.zeros((0, *state.input_shape))
+    state.io_type, state.io_why = choose_io(state.model, opts.io)
+    state.progress.info(f"  io type: {state.io_type} ({state.io_why})")
+    if opts.fit == "auto":
+        state.plan = fit_auto(cost_layers(state.model, state.analysis), state.board, io_type=state.io_type,
+                              clock_mhz=state.clock_mhz)
+
+
+# --- back half: inside the output folder --------------------------------------------------------------------
+
+def convert(state: BuildState) -> None:
+    from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert as hls4ml_convert, layer_types
+
+    opts = state.options
+    state.convert_options = ConvertOptions(backend=BACKENDS[opts.backend], io_type=state.io_type,
+                                           reuse_factor=opts.reuse_factor, clock_mhz=state.clock_mhz,
+                                           part=state.board.part, plan=state.plan)
+    state.hls_model = hls4ml_convert(state.model, state.analysis, state.out / "hls", state.convert_options)
+    state.hls_types = layer_types(state.hls_model)
+    for layer in state.analysis.layers:
+        hls_layer = next((l for l in state.hls_model.get_layers() if l.outputs[0] == layer.output), None)
+        acc = hls_layer.get_attr("accum_t") if hls_layer is not None else None
+        layer.accum_bits = int(acc.precision.width) if acc is not None else None
+    state.model.save(str(state.out / "model_normalized.onnx"))
+
+
+def write(state: BuildState) -> None:
+    from jpq2hw.writer.board_files import render_board_files
+    from jpq2hw.writer.host_files import write_host_files
+    from jpq2hw.writer.project_info import project_info_from_hls_model
+
+    state.project_info = project_info_from_hls_model(state.hls_model, state.board, state.clock_mhz, "hls")
+    render_board_files(state.out, state.board, state.project_info)
+    if state.board.templates.pynq_overlay:  # the driver runs the host head/tail and the input quantizer
+        write_host_files(state.out, state.normalized, state.input_quant)
+
+
+def make_vectors(state: BuildState) -> None:
+    """Random vectors over the input's range, then the user's; and the same in the hardware's units."""
+    from jpq2hw.verify import vectors
+
+    opts = state.options
+    state.xs = np.concatenate([
+        vectors.random_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed), state.user_vectors])
+    state.hw_in = state.boundary.to_hardware(state.xs)
+
+
+def choose_reference(state: BuildState) -> None:
+    from jpq2hw.verify.reference import Reference
+
+    state.max_accum_bits = max([l.accum_bits or 0 for l in state.analysis.layers] + [_max_width(state.hls_types)])
+    # thresholds are solved in exact arithmetic, which float64 reproduces; float32 may round at a step
+    state.reference = Reference(state.normalized.reference, state.max_accum_bits,
+                                force_float64=state.boundary.integer_core)
+
+
+def reference(state: BuildState) -> None:
+    from jpq2hw.verify.reference import Reference
+
+    xs = state.xs
+    state.expected = state.reference.run_batch(xs)
+    state.float32_differs = None
+    if state.boundary.integer_core:
+        ref32 = Reference(state.normalized.reference, 0)
+        if ref32.kind != state.reference.kind:  # vectors where float32 rounding alone moved a quantizer step
+            moved = ~np.isclose(ref32.run_batch(xs), state.expected, rtol=2.0**-20, atol=0)
+            state.float32_differs = [int(i) for i in np.nonzero(np.any(moved.reshape(len(xs), -1), axis=1))[0]]
+
+
+def compile_cpp(state: BuildState) -> None:
+    from jpq2hw.verify import csim
+
+    csim.compile_model(state.hls_model)
+
+
+def simulate(state: BuildState) -> None:
+    from jpq2hw.verify import csim
+
+    b = state.boundary
+    state.hw = csim.simulate(state.hls_model, state.hw_in, list(state.expected.shape[1:]))
+    # an integer core is compared in its own units (the reference's outputs mapped to codes)
+    state.result = csim.compare(state.hw, b.expected_codes(state.expected, state.hw))
+    state.host_float_error = b.float_error(state.hw, state.expected)
+
+
+def host_tail(state: BuildState) -> None:
+    from jpq2hw.normalize.host_split import within_tolerance
+    from jpq2hw.verify.reference import Reference
+
+    n, b = state.normalized, state.boundary
+    hw_final = b.tail.run(b.to_real(state.hw))
+    ref_final = (Reference(n.full_reference, state.max_accum_bits).run_batch(state.xs) if b.head is None
+                 else b.tail.run(state.expected))
+    state.tail_error = float(np.max(np.abs(hw_final.astype(np.float64) - ref_final)))
+    state.tail_ok = within_tolerance(hw_final, ref_final)
+
+
+def axis(state: BuildState) -> None:
+    from jpq2hw.writer.axis_check import check_axis_wrapper
+
+    # the wrapper must reproduce the top function: its proven outputs (the reference's, in hardware units)
+    n = len(state.xs)
+    proven = state.boundary.proven_outputs(state.expected, state.hw)
+    state.axis = check_axis_wrapper(state.out, state.project_info, state.hw_in.reshape(n, -1), proven.reshape(n, -1))
+
+
+def trace(state: BuildState) -> None:
+    """After the wrapper check: tracing recompiles the C++ with tracing code."""
+    from jpq2hw.verify import csim
+
+    state.divergent = csim.first_divergent_layer(state.hls_model, state.model,
+                                                 state.hw_in[state.result.first_mismatch][None])
+
+
+def save_vectors(state: BuildState) -> None:
+    vec_dir = state.out / "vectors"
+    vec_dir.mkdir()
+    np.save(vec_dir / "inputs.npy", state.xs)
+    np.save(vec_dir / "expected.npy", state.expected)
+    if state.boundary.integer_core:  # what the hardware itself sees and returns (integer codes)
+        np.save(vec_dir / "hw_inputs.npy", state.hw_in)
+        np.save(vec_dir / "hw_outputs.npy", state.hw)
+
+
+def report(state: BuildState) -> None:
+    from jpq2hw.costmodel import estimate_for_report
+    from jpq2hw.report.build_report import layer_rows, totals
+
+    opts, cfg, result, b = state.options, state.convert_options, state.result, state.boundary
+    rows = layer_rows(state.analysis)
+    state.report = {
+        "model": str(opts.model),
+        "board": state.board.name,
+        "part": state.board.part,
+        "clock_mhz": state.clock_mhz,
+        "backend": cfg.backend,
+        "io_type": cfg.io_type,
+        "reuse_factor": cfg.reuse_factor,
+        "io_choice": state.io_why,
+        "bit_exact": bool(result.bit_exact and state.axis.passed),
+        "vectors": result.vectors,
+        "mismatched_vectors": result.mismatched_vectors,
+        "max_abs_error": result.max_abs_error,
+        "host_float_max_abs_error": state.host_float_error,
+        "first_divergent_layer": state.divergent,
+        "reference": state.reference.kind,
+        "host_ops": b.ops,
+        "host_tail_max_abs_error": state.tail_error,
+        "host_tail_within_tolerance": state.tail_ok,  # |error| <= HOST_ATOL + HOST_RTOL * |reference|
+        "float32_reference_differs": state.float32_differs,
+        "axis_wrapper": "bit-exact" if state.axis.passed else f"FAILED at {state.axis.stage}",
+        "input_type": state.analysis.input_quant.fixed_type().hls(),
+        "input_type_declared": opts.input_type,  # --input-type: the model's float input, on this grid
+        "interface": {"input": state.project_info.input.to_report(), "output": state.project_info.output.to_report()},
+        "layers": rows,
+        "totals": totals(rows),
+        "hls_types": state.hls_types,
+        "timings_s": {k: round(v, 3) for k, v in state.progress.timings.items()},
+    }
+    state.report["estimate"] = estimate_for_report(state.model, state.analysis, state.board, io_type=cfg.io_type,
+                                                   reuse_factor=cfg.reuse_factor, clock_mhz=state.clock_mhz,
+                                                   choices=state.plan.choices if state.plan else None)
+
+
+def rtl(state: BuildState) -> None:
+    from jpq2hw.rtl import rtl_for_build
+
+    b = state.boundary
+    section = rtl_for_build(state.out, state.model, state.hw_in, b.proven_outputs(state.expected, state.hw),
+                            state.board, state.progress, estimate=state.report["estimate"], source=state.source)
+    state.report.setdefault("synthesis", {})["yosys"] = section
+    state.report["bit_exact"] = state.report["bit_exact"] and section["bit_exact"]
+
+
+def write_report(state: BuildState) -> None:
+    from jpq2hw.report.build_report import write_reports
+
+    write_reports(state.out, state.report)
+
+
+def summary(state: BuildState) -> None:
+    """The verdict line (and why not) and the exit code."""
+    info, result, out = state.progress.info, state.result, state.out
+    verdict = "bit-exact" if state.report["bit_exact"] else "NOT bit-exact"
+    info(f"{out}: {verdict} on {result.vectors} vectors ({state.reference.kind}); report in {out / 'report.md'}")
+    if not result.bit_exact:
+        info(f"  {result.mismatched_vectors} vectors differ, max abs error {result.max_abs_error:g}, "
+             f"first divergent layer: {state.divergent}")
+    if not state.axis.passed:
+        info(f"  AXI-Stream wrapper check failed at {state.axis.stage}: {state.axis.log.strip().splitlines()[-1:]}")
+    if not state.tail_ok:
+        info(f"  host tail outside its float tolerance: max abs error {state.tail_error:g}")
+    state.exit_code = EXIT_OK if state.report["bit_exact"] and state.tail_ok else EXIT_NOT_EXACT
+
+
+def _max_width(types: dict) -> int:
+    import re
+
+    widths = [int(m.group(1)) for t in types.values() for v in t.values() for m in [re.search(r"<(\d+)", v)] if m]
+    return max(widths, default=0)
+
+
+STEPS: list[Step] = [
+    Step("load", load, lambda s: f"Loading {s.source}"),
+    Step("normalize", normalize, lambda s: "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"),
+    Step("validate", validate),
+    Step("annotate", annotate, lambda s: "Deriving fixed-point types from the Quant nodes"),
+    Step("convert", convert, lambda s: f"Converting with hls4ml ({BACKENDS[s.options.backend]}, {s.io_type})",
+         in_output_folder=True),
+    Step("write", write, lambda s: f"Rendering board files for {s.board.name}", in_output_folder=True),
+    Step("vectors", make_vectors, in_output_folder=True),
+    Step("choose_reference", choose_reference, in_output_folder=True),
+    Step("reference", reference, lambda s: f"Running the reference ({s.reference.kind}) on {len(s.xs)} vectors",
+         in_output_folder=True),
+    Step("compile", compile_cpp, lambda s: "Compiling the C++ with g++ (C-simulation)", in_output_folder=True),
+    Step("simulate", simulate, lambda s: f"Simulating {len(s.xs)} vectors and comparing bit for bit",
+         in_output_folder=True),
+    Step("host_tail", host_tail, lambda s: "Running the host tail (float ops after the core) on both",
+         when=lambda s: s.boundary.tail is not None, in_output_folder=True),
+    Step("axis", axis, lambda s: "Checking the AXI-Stream wrapper against the reference (g++)", in_output_folder=True),
+    Step("trace", trace, lambda s: "Tracing layers to find where the C++ diverges",
+         when=lambda s: not s.result.bit_exact, in_output_folder=True),
+    Step("save_vectors", save_vectors, in_output_folder=True),
+    Step("report", report, in_output_folder=True),
+    Step("rtl", rtl, when=lambda s: s.options.rtl, in_output_folder=True),  # rtl_for_build times its own steps
+    Step("write_report", write_report, in_output_folder=True),
+    Step("summary", summary),
+]
