@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from jpq2hw.pipeline import analyze_file
+from jpq2hw.verify.reference import Reference
+from jpq2hw.verify.vectors import random_vectors
 from testkit import exact_oracle
 from testkit.front_half import front_half
 from testkit.random_models import EDGE_CASES, random_case
-from jpq2hw.verify.reference import Reference
-from jpq2hw.verify.vectors import random_vectors
 
 ORACLE_SEEDS = list(range(8))
 
