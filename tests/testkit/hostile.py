@@ -3,7 +3,7 @@
 `hostile_files(folder)` writes the hand-made hostile models (huge dimensions, cycles, missing initializers,
 wrong Quant arity, bit width 0/64, ...) and `mutated_files(folder, n, seed)` random byte mutations of valid
 models. `python -m testkit.hostile OUT_DIR FILE...` runs each file through load -> validate ->
-normalize -> annotate (the real `run_build`, stopped before hls4ml: see front_half.py), each case time-boxed
+normalize -> annotate (the build's own steps, stopped before hls4ml: see front_half.py), each case time-boxed
 with SIGALRM, and prints one JSON line per file:
   {"file", "outcome": "error" | "accepted" | "bug" | "timeout", "message", "seconds", "left_behind"}
 Running in a child process means a crash of the interpreter (a segfault in a C extension) shows up as the
