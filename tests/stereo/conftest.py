@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "stereo"
 
 
-def cli(*args, timeout=900):
+def cli(*args, timeout=1800):
     return subprocess.run([sys.executable, "-m", "jpq2hw.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout)
 
