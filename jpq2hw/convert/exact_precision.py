@@ -224,7 +224,7 @@ class ExactPrecision(ModelOptimizerPass):
             if not merged_into_quantizer:
                 set_type(layer, "result_t", out.to_type())
             return out
-        if isinstance(layer, (Reshape, Transpose)) or layer.class_name in ("Flatten", "Clone"):
+        if isinstance(layer, (Reshape, Transpose)) or layer.class_name in ("Flatten", "Clone", "Resize"):
             out = ins[0]
             set_type(layer, "result_t", out.to_type())
             return out

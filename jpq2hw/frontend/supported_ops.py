@@ -24,6 +24,7 @@ SUPPORTED_OPS = {
     "Transpose": "layout change (no hardware, after channels-last conversion)",
     "Identity": "removed",
     "Concat": "Concatenate",
+    "Resize": "nearest-neighbour upsampling by integer factors (hls4ml Resize: each value repeated)",
     "Mul": "scaling by a power-of-two constant (folded into the fixed-point type)",
     "Div": "division by a constant (folded exactly into the integer arithmetic and thresholds)",
 }
@@ -33,7 +34,9 @@ SUPPORTED_OPS = {
 HOST_TAIL_OPS = ("Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp", "Log",
                  # distance heads (squared or absolute difference to prototypes, reduced over the embedding)
                  "ReduceSum", "ReduceMean", "ReduceL2", "ReduceMax", "Pow", "Sqrt", "Abs", "Neg")
-HOST_OPS = {op: "host tail" for op in HOST_TAIL_OPS} | {"Squeeze": "layout", "Unsqueeze": "layout"}
+HOST_OPS = {op: "host tail" for op in HOST_TAIL_OPS} | {"Squeeze": "layout", "Unsqueeze": "layout",
+                                                        # pixel shuffle: moved to the end, a host-tail layout op
+                                                        "DepthToSpace": "layout"}
 
 # Ops that only carry constants/layout and disappear in normalization.
 CONSTANT_OPS = {"Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast"}

@@ -11,7 +11,7 @@ from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, S
 
 # (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
 ARITY = {
-    "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "LeakyRelu": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
+    "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "LeakyRelu": (1, 1), "Resize": (2, 4), "DepthToSpace": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
     "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "Clip": (1, 3),
     "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "Div": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
     "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),

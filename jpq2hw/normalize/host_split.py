@@ -4,8 +4,8 @@
   Unsqueeze/Sub/Mul/ReduceSum/Squeeze, where an op may take the same tensor twice), with the layout ops around
   them. It is a subgraph fed by one core tensor and constants; it runs on the host, in onnxruntime, on the
   hardware's output.
-- head: elementwise float ops on the graph input before its quantizer (input scaling, mean subtraction).
-  They run on the host before the input is quantized.
+- head: elementwise float ops on the graph input before its quantizer (input scaling, mean subtraction, a
+  Relu), and the layout ops among them (Reshape, Flatten). They run on the host before the input is quantized.
 The core keeps the Quant nodes, so its input and output types stay exact; the build checks the core bit for bit
 and the host parts against onnxruntime with a float tolerance (report.json: host_ops).
 """
@@ -30,6 +30,11 @@ TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"}
 TAIL_ARITH_OPS = {"Mul", "Div", "Add", "Sub"}
 HARDWARE_LAYOUT_OPS = {"Reshape", "Flatten", "Identity"}  # the layout ops the hardware graph can carry
 HEAD_OPS = {"Mul", "Div", "Add", "Sub"}
+# one-input ops (and layout ops with a constant shape) a head may pass through on its way to the input
+# quantizer: a Relu before an unsigned input Quant, a Reshape/Flatten of the input (PyTorch's x.view(...),
+# whose Shape/Gather/Unsqueeze/Concat chain cleanup has folded into a constant)
+HEAD_PASS_OPS = {"Relu", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+QUANTIZERS = {"Quant", "BipolarQuant"}
 
 
 # The host parts run in float32 (onnxruntime); the whole model's reference may run in float64. An output agrees
@@ -144,13 +149,16 @@ def split_head(model: ModelWrapper) -> tuple[ModelWrapper, HostPart | None]:
     tensor, chain = model.graph.input[0].name, []
     while True:
         consumers = model.find_consumers(tensor) or []
-        if len(consumers) != 1 or consumers[0].op_type not in HEAD_OPS:
+        if len(consumers) != 1 or consumers[0].op_type not in HEAD_OPS | HEAD_PASS_OPS:
             break
         node = consumers[0]
-        if sum(model.get_initializer(i) is None for i in node.input) != 1:
+        if sum(model.get_initializer(i) is None for i in node.input if i) != 1:
             break  # not "data op constant"
         chain.append(node)
         tensor = node.output[0]
+    feeds = model.find_consumers(tensor) or []
+    if any(n.op_type in HEAD_PASS_OPS for n in chain) and not (feeds and all(n.op_type in QUANTIZERS for n in feeds)):
+        return model, None  # a Relu/Reshape that does not lead to the input quantizer is the hardware's
     if not chain:
         return model, None
     head = HostPart(_extract(model, [model.graph.input[0].name], [tensor]), "head")

@@ -88,3 +88,42 @@ def move_depth_to_space_last(model: ModelWrapper) -> ModelWrapper:
                 model.graph.value_info.remove(vi)  # its shape changed (before the shuffle now)
             changed = True
     return model
+
+
+def prepare_resize_for_hls4ml(model: ModelWrapper, source: str = "model") -> None:
+    """On the channels-last hardware graph: hls4ml's Resize layer reads (H, W) as (W, H), so only square maps
+    with equal factors are safe; its constant-removal pass tests the RoI's truth value, which an empty array
+    (what PyTorch exports) cannot give: a one-element zero RoI is what it can read (RoI is unused by 'nearest')."""
+    for node in model.get_nodes_by_op_type("Resize"):
+        shape = model.get_tensor_shape(node.input[0])
+        factors = nearest_factors(model, node, source)
+        if len(shape) == 4 and (shape[1] != shape[2] or factors[1] != factors[2]):
+            raise JpqError(f"{source}: {node_label(node)}: Resize of a {shape[1]}x{shape[2]} map by "
+                           f"{factors[1]}x{factors[2]}: only square maps with equal factors are supported")
+        if len(node.input) > 1 and node.input[1]:
+            roi = model.make_new_valueinfo_name()
+            model.set_initializer(roi, np.zeros(1, dtype=np.float32))
+            node.input[1] = roi
+
+
+def resize_channels_last(model: ModelWrapper) -> ModelWrapper:
+    """qonnx's channels-last pass leaves a Resize in NCHW between two Transposes; make it a channels-last
+    Resize (scales permuted the same way), which is what hls4ml's Resize layer reads."""
+    for node in model.get_nodes_by_op_type("Resize"):
+        before = model.find_producer(node.input[0])
+        after = model.find_consumers(node.output[0]) or []
+        if before is None or before.op_type != "Transpose" or len(after) != 1 or after[0].op_type != "Transpose":
+            continue
+        perm_in, perm_out = list(_attr(before, "perm", [])), list(_attr(after[0], "perm", []))
+        rank = len(perm_in)
+        if rank < 3 or perm_in != [0, rank - 1, *range(1, rank - 1)] or perm_out != [0, *range(2, rank), 1]:
+            continue
+        if len(model.find_consumers(before.output[0]) or []) != 1:
+            continue
+        scales = np.asarray(model.get_initializer(node.input[2]), dtype=np.float32)
+        model.set_initializer(node.input[2], scales[[0, *range(2, rank), 1]])
+        node.input[0] = before.input[0]
+        node.output[0] = after[0].output[0]
+        model.graph.node.remove(before)
+        model.graph.node.remove(after[0])
+    return model

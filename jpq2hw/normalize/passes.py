@@ -27,6 +27,7 @@ from jpq2hw.frontend.input_type import InputType, suggestion
 from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
+from jpq2hw.normalize.layout import move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
@@ -83,6 +84,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
         model = model.transform(InferShapes())
     if _rank(model, model.graph.input[0].name) > 2:
         model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+        model = resize_channels_last(model)
     declare_initializers(model)
     for rewrite in PATTERN_PASSES["after"]:
         model = rewrite(model)
@@ -94,6 +96,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     validate_quantizers(model, source, float_scales_ok=True)  # streamlining relies on sane Quant parameters
     if needs_streamline(model):
         model, host = streamline(model, source)
+    prepare_resize_for_hls4ml(model, source)
     declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
     return Normalized(reference=reference, hardware=model, host=host, head=head, tail=tail, full_reference=full)
 

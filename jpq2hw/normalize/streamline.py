@@ -588,6 +588,12 @@ class _Streamliner:
     def on_GlobalMaxPool(self, node):
         self._passthrough(node, need_monotone=True)
 
+    def on_Resize(self, node):  # nearest upsampling repeats values: any per-channel map passes through
+        self._passthrough(node)
+
+    def on_DepthToSpace(self, node):  # moves values between channels: one map for all of them
+        self._passthrough(node, need_scalar=True)
+
     def on_Transpose(self, node):
         self._passthrough(node, need_scalar=self.state.get(node.input[0]) is not None)
 
