@@ -185,9 +185,11 @@ def _check_window_attributes(model: ModelWrapper, node, label: str, source: str)
         if w is not None:
             if w.ndim < 3:
                 raise JpqError(f"{source}: {label}: weights of shape {list(w.shape)} are not a convolution kernel")
-            if kernel is not None and list(w.shape[2:]) != kernel:
+            # qonnx's channels-last files store [C_out, k, k, C_in/group]; normalization turns them back
+            spatial = list(w.shape[1:-1]) if node.domain == "qonnx.custom_op.channels_last" else list(w.shape[2:])
+            if kernel is not None and spatial != kernel:
                 raise JpqError(f"{source}: {label}: kernel_shape {kernel} does not match the weights {list(w.shape)}")
-            kernel = list(w.shape[2:])
+            kernel = spatial
         group = attrs["group"].i if "group" in attrs else 1
         if group < 1 or (w is not None and w.ndim >= 3 and (w.shape[0] % group)):
             raise JpqError(f"{source}: {label}: group={group} does not divide the {w.shape[0] if w is not None else '?'} "

@@ -24,7 +24,7 @@ from jpq2hw.frontend.node_names import source_name
 from jpq2hw.frontend.supported_ops import HOST_TAIL_OPS
 
 TAIL_FLOAT_OPS = set(HOST_TAIL_OPS)  # ops with no fixed-point form: after the core, they make a host tail
-TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"}
+TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity", "DepthToSpace"}
 # elementwise ops the hardware folds when one input is a constant; with two data inputs (a square, a
 # difference of two head tensors) they belong to the tail
 TAIL_ARITH_OPS = {"Mul", "Div", "Add", "Sub"}

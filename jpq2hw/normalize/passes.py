@@ -27,7 +27,8 @@ from jpq2hw.frontend.input_type import InputType, suggestion
 from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
-from jpq2hw.normalize.layout import move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last
+from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last,
+                                    standard_layout)
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
@@ -57,6 +58,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     file_input = model.graph.input[0].name  # cleanup renames it
     model = modernize(model, source)  # one quantizer domain, opset >= 13
     complete_node_attributes(model)
+    model = standard_layout(model, source)  # qonnx channels-last Conv/MaxPool back to standard NCHW ops
     quantize_annotated_input(model, source)
     if input_type is not None:
         quantize_declared_input(model, input_type)
@@ -67,6 +69,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
     model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
     bipolar_weights_as_two_bits(model)
+    model = move_depth_to_space_last(model)  # a pixel shuffle at the end is a host-tail layout op
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
     model, tail = split_tail(model)
     model, head = split_head(model)
