@@ -135,6 +135,8 @@ class ExactPrecision(ModelOptimizerPass):
             len(cons) == 1 and _is_quantizer(cons[0]) and isinstance(layer, (Dense, Conv1D, Conv2D, Activation, BatchNormalization))
         )
 
+        if layer.class_name == "Constant" and cons and all(c.class_name == "Resize" for c in cons):
+            return Range(0, 0, 0)  # a Resize's scales/RoI: read at conversion, removed by hls4ml, not data
         if isinstance(layer, Input):
             t = from_hls(layer.get_output_variable().type.precision)
             return t.range()

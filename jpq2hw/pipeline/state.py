@@ -48,6 +48,7 @@ class BuildState:
     # reference
     expected: np.ndarray | None = None  # the reference's outputs
     float32_differs: list[int] | None = None  # vectors where a float32 reference would have rounded differently
+    float32_max: float | None = None  # and the largest difference there
     # simulate
     hw: np.ndarray | None = None  # the C-simulation's outputs (hardware units)
     result: Any = None  # jpq2hw.verify.csim comparison (bit_exact, mismatches, first_mismatch)
