@@ -59,17 +59,12 @@ def scores(pred, gt, visible) -> dict:
 
 def hardware_estimate(onnx_path: Path) -> dict:
     """jpq2hw's estimate (io_stream, PYNQ-Z2) of the hardware graph the build makes from onnx_path."""
-    from jpq2hw import boards
-    from jpq2hw import extensions  # noqa: F401
-    from jpq2hw.annotate.quant_types import analyze
     from jpq2hw.costmodel import cost_layers
     from jpq2hw.costmodel import estimate as cost_estimate
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
 
-    model = normalize(load_model(str(onnx_path))).hardware
-    est = cost_estimate(cost_layers(model, analyze(model, str(onnx_path))), boards.load_board("pynq-z2"),
-                        io_type="io_stream")
+    state = analyze_file(onnx_path)  # the build's own front half (registers the stereo layers)
+    est = cost_estimate(cost_layers(state.model, state.analysis), state.board, io_type="io_stream")
     d = est.to_dict()
     return {**est.resources(), "fit": est.fit_status(), "fps": d["performance"]["throughput_per_s"],
             "clock_mhz": d["clock_mhz"]}

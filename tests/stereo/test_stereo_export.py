@@ -101,8 +101,7 @@ def test_shared_kernel_counted_once_the_same_in_compress_and_report(small_compre
     once and its BOPs for both views, with the same numbers."""
     import json
 
-    import jpq2hw.extensions  # noqa: F401  (the stereo layers)
-    from jpq2hw.cli import main
+    from jpq2hw.cli import main  # `jpq2hw report` registers the stereo layers itself
     from jpq2hw.compress.metrics import model_metrics
 
     model, path = small_compressed
@@ -126,15 +125,10 @@ def test_results_md_row_is_the_build_figures():
     """examples/stereo/RESULTS.md's row for stereo.onnx states what the build reports for that file."""
     import re
 
-    import jpq2hw.extensions  # noqa: F401
-    from jpq2hw.annotate.quant_types import analyze
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
     from jpq2hw.report.build_report import layer_rows, totals
 
-    path = ROOT / "examples" / "stereo" / "stereo.onnx"
-    hw = normalize(load_model(path)).hardware
-    t = totals(layer_rows(analyze(hw, str(path))))
+    t = totals(layer_rows(analyze_file(ROOT / "examples" / "stereo" / "stereo.onnx").analysis))
     row = next(line for line in (ROOT / "examples" / "stereo" / "RESULTS.md").read_text().splitlines()
                if "(joint, stereo.onnx)" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
@@ -146,17 +140,13 @@ def test_results_md_row_is_the_build_figures():
 def test_estimate_says_what_it_does_not_count():
     """The flagship's cost volume, argmax, activations and stream buffers are hardware the estimate leaves
     out: the verdict says so instead of a bare "fits"."""
-    import jpq2hw.extensions  # noqa: F401
-    from jpq2hw import boards
-    from jpq2hw.annotate.quant_types import analyze
     from jpq2hw.costmodel import estimate_for_report
-    from jpq2hw.frontend.load import load_model
-    from jpq2hw.normalize.passes import normalize
+    from jpq2hw.pipeline import analyze_file
     from jpq2hw.report.build_report import render_markdown
 
     path = ROOT / "examples" / "stereo" / "stereo.onnx"
-    hw = normalize(load_model(path)).hardware
-    est = estimate_for_report(hw, analyze(hw, str(path)), boards.load_board("pynq-z2"), io_type="io_stream")
+    state = analyze_file(path)  # the build's own front half
+    est = estimate_for_report(state.model, state.analysis, state.board, io_type="io_stream")
     missing = {m["op"]: m["count"] for m in est["not_counted"]}
     assert missing["StereoCostVolume"] == 1 and missing["StereoArgmax"] == 1 and missing["Relu"] == 3
     assert any("FIFO" in op for op in missing) and "Conv" not in missing and "Transpose" not in missing
