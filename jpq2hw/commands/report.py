@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("model", type=Path, help="the .onnx (QONNX) model")
     p.add_argument("--board", default="pynq-z2", help="target board (see `jpq2hw boards`; default pynq-z2)")
     p.add_argument("-o", "--out", type=Path, help="write report.json/.md/.html into this folder")
-    p.add_argument("--io", choices=sorted(IO_TYPES), default="parallel", help="io type (default parallel)")
+    p.add_argument("--io", choices=sorted(IO_TYPES) + ["auto"], default="auto",
+                   help="io type; auto (default) picks as `jpq2hw build` does: stream when a conv feature map "
+                        "exceeds 4096 values")
     p.add_argument("--reuse-factor", type=int, default=1, help="global reuse factor (1 = Latency, hard-wired)")
     p.add_argument("--fit", choices=["none", "auto"], default="none",
                    help="auto: pick strategy and reuse factor per layer so the design fits the board")
@@ -32,7 +34,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel", reuse_factor: int = 1,
+def build_estimate_report(model_path: Path, board_name: str, io: str = "auto", reuse_factor: int = 1,
                           fit: str = "none", clock_mhz: float | None = None, csynth: Path | None = None,
                           input_type: str | None = None) -> dict:
     """The report dict (same keys as a build's report.json minus the build-only ones) for a model: the build's
@@ -60,6 +62,7 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "parallel
     rows = layer_rows(analysis)
     report = {
         "model": source, "board": board.name, "part": board.part, "clock_mhz": clock, "io_type": io_type,
+        "io_choice": state.io_why,
         "reuse_factor": reuse_factor if fit != "auto" else "auto", "input_type": analysis.input_quant.fixed_type().hls(),
         "interface": interface_from_graph(state.model, analysis),
         "layers": rows, "totals": totals(rows), "estimate": estimate_for_report(state.model, analysis, board, est=est),
