@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from jpq2hw.pipeline import BACKENDS, IO_TYPES, BuildOptions, BuildState, check_options, choose_io, run_steps
 
-__all__ = ["BACKENDS", "IO_TYPES", "BuildOptions", "build", "check_options", "choose_io", "run_build"]
+# the Python API is jpq2hw.build(...) (jpq2hw/__init__.py), a thin wrapper over run_build
+__all__ = ["BACKENDS", "IO_TYPES", "BuildOptions", "check_options", "choose_io", "run_build"]
 
 
 def run_build(opts: BuildOptions) -> tuple[int, dict]:
@@ -16,9 +17,3 @@ def run_build(opts: BuildOptions) -> tuple[int, dict]:
     state = run_steps(BuildState.start(opts))
     return state.exit_code, state.report
 
-
-def build(model, **options) -> tuple[int, dict]:
-    """`jpq2hw.build("model.onnx", board="pynq-z2", out="out")`: keyword arguments are BuildOptions fields."""
-    from pathlib import Path
-
-    return run_build(BuildOptions(model=Path(model), **options))
