@@ -64,6 +64,33 @@ class HostPart:
 
         return ort.InferenceSession(self.model.SerializeToString(), providers=["CPUExecutionProvider"])
 
+    def invert(self, ys: np.ndarray) -> np.ndarray:
+        """Raw inputs (first axis: samples) that this head maps to `ys`, up to float32 rounding: each op undone
+        from the last to the first. A Relu is undone as the identity (its output is never negative, so a
+        negative target comes back as 0 and the vectors say so); a zero factor gives 0."""
+        from onnx import numpy_helper
+
+        consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in self.model.graph.initializer}
+        shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+                  for vi in list(self.model.graph.input) + list(self.model.graph.value_info)}
+        x = np.asarray(ys, dtype=np.float64)
+        for node in reversed(self.model.graph.node):
+            data = next(i for i in node.input if i and i not in consts)
+            c = next((consts[i] for i in node.input if i in consts), None)
+            if node.op_type == "Mul":
+                x = np.divide(x, c, out=np.zeros_like(x), where=c != 0)
+            elif node.op_type == "Div":
+                x = x * c
+            elif node.op_type == "Add":
+                x = x - c
+            elif node.op_type == "Sub":
+                x = x + c if node.input[0] == data else c - x
+            elif node.op_type in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+                x = x.reshape(len(x), *shapes[data][1:])
+            elif node.op_type not in ("Relu", "Identity"):
+                raise ValueError(f"head op {node.op_type} has no inverse")
+        return x
+
     def run(self, xs: np.ndarray) -> np.ndarray:
         """Run each sample (first axis) through the host part (the exported graphs have batch size 1)."""
         name = self.model.graph.input[0].name

@@ -30,6 +30,7 @@ class BuildState:
     input_quant: Any = None  # the quantizer of the real input the test vectors are drawn for
     input_shape: list[int] = field(default_factory=list)  # one vector's shape (the reference's input, no batch)
     user_vectors: np.ndarray | None = None  # --input-data, quantized like the input (empty without it)
+    user_raw: np.ndarray | None = None  # --input-data as given (before a float head)
     io_type: str = ""  # io_parallel | io_stream
     io_why: str = ""  # why that io type (for the report)
     plan: Any = None  # costmodel FitPlan of --fit auto, else None
@@ -41,6 +42,7 @@ class BuildState:
     project_info: Any = None  # jpq2hw.writer.project_info.ProjectInfo of the board files
     # vectors
     xs: np.ndarray | None = None  # test inputs as the model takes them (random over the input range + user)
+    raw_xs: np.ndarray | None = None  # with a float head: the same vectors before it (vectors/inputs.npy)
     hw_in: np.ndarray | None = None  # the same inputs as the hardware takes them (boundary.to_hardware)
     # choose_reference
     max_accum_bits: int = 0  # widest accumulator / HLS type: decides whether float32 can be the reference

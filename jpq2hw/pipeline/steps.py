@@ -76,10 +76,11 @@ def annotate(state: BuildState) -> None:
     state.input_shape = list(n.reference.get_tensor_shape(n.reference.graph.input[0].name)[1:])
     state.input_quant = (input_quant(n.reference, state.source) if state.boundary.integer_core
                          else state.analysis.input_quant)
+    raw_shape = list(n.full_reference.get_tensor_shape(n.full_reference.graph.input[0].name)[1:])
+    state.user_raw = np.zeros((0, *raw_shape))  # with a float head: the user's inputs before it
     if opts.input_data is not None:
-        raw_shape = n.full_reference.get_tensor_shape(n.full_reference.graph.input[0].name)
-        state.user_vectors = vectors.load_user_vectors(Path(opts.input_data), state.input_quant, list(raw_shape[1:]),
-                                                       n.head)
+        state.user_raw = vectors.read_user_inputs(Path(opts.input_data), raw_shape)
+        state.user_vectors = vectors.load_user_vectors(Path(opts.input_data), state.input_quant, raw_shape, n.head)
     else:
         state.user_vectors = np.zeros((0, *state.input_shape))
     state.io_type, state.io_why = choose_io(state.model, opts.io)
@@ -123,8 +124,14 @@ def make_vectors(state: BuildState) -> None:
     from jpq2hw.verify import vectors
 
     opts = state.options
-    state.xs = np.concatenate([
-        vectors.random_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed), state.user_vectors])
+    rand = vectors.random_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed)
+    head = state.boundary.head
+    if head is None:
+        state.xs = np.concatenate([rand, state.user_vectors])
+    else:  # the vectors are raw inputs; the build runs the head on them as the board's host does
+        user = state.user_raw if state.user_raw is not None else np.zeros((0, *head.invert(rand[:1]).shape[1:]))
+        state.raw_xs = np.concatenate([head.invert(rand), user])
+        state.xs = vectors.quantize_inputs(head.run(state.raw_xs), state.input_quant)
     state.hw_in = state.boundary.to_hardware(state.xs)
 
 
@@ -200,11 +207,16 @@ def trace(state: BuildState) -> None:
 def save_vectors(state: BuildState) -> None:
     vec_dir = state.out / "vectors"
     vec_dir.mkdir()
-    np.save(vec_dir / "inputs.npy", state.xs)
-    np.save(vec_dir / "expected.npy", state.expected)
-    if state.boundary.integer_core:  # what the hardware itself sees and returns (integer codes)
+    b = state.boundary
+    if b.head is None:
+        np.save(vec_dir / "inputs.npy", state.xs)
+        np.save(vec_dir / "expected.npy", state.expected)
+    else:  # raw inputs, before the head, and the model's outputs for them: what the driver's --predict gives
+        np.save(vec_dir / "inputs.npy", state.raw_xs)
+        np.save(vec_dir / "expected.npy", state.expected if b.tail is None else b.tail.run(state.expected))
+    if b.integer_core or b.head is not None:  # what the hardware itself sees and returns
         np.save(vec_dir / "hw_inputs.npy", state.hw_in)
-        np.save(vec_dir / "hw_outputs.npy", state.hw)
+        np.save(vec_dir / "hw_outputs.npy", b.proven_outputs(state.expected, state.hw))
 
 
 def report(state: BuildState) -> None:

@@ -43,8 +43,22 @@ def load_user_vectors(path: Path, q: QuantSpec, shape: list[int], head=None) -> 
     """The user's inputs (.npy: one sample of `shape` or a batch of them), through the host head if the model
     has one, then quantized as the model's input Quant node does (round half to even, saturate), so hardware
     and reference see the same values."""
+    data = read_user_inputs(path, shape)
+    return quantize_inputs(head.run(data) if head is not None else data, q)
+
+
+def quantize_inputs(data: np.ndarray, q: QuantSpec) -> np.ndarray:
+    """Values as the model's input Quant node gives them (round half to even, saturate)."""
     from qonnx.custom_op.general.intquant import int_quant
 
+    return int_quant(
+        np.asarray(data, dtype=np.float64), np.float64(q.scale), np.float64(0), np.float64(q.bits), int(q.signed),
+        int(q.narrow), q.rounding,
+    )
+
+
+def read_user_inputs(path: Path, shape: list[int]) -> np.ndarray:
+    """The user's raw inputs as a batch (n, *shape), checked for shape and finiteness."""
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -56,9 +70,4 @@ def load_user_vectors(path: Path, q: QuantSpec, shape: list[int], head=None) -> 
         raise JpqError(f"--input-data {path}: shape {list(data.shape)} does not match the model input {shape}")
     if not np.all(np.isfinite(data)):
         raise JpqError(f"--input-data {path}: contains NaN or infinity")
-    if head is not None:
-        data = head.run(data)
-    return int_quant(
-        data, np.float64(q.scale), np.float64(0), np.float64(q.bits), int(q.signed), int(q.narrow),
-        q.rounding,
-    )
+    return data

@@ -96,3 +96,29 @@ def test_driver_checks_the_integer_core_on_its_own_codes(built_host, monkeypatch
     driver = load_driver(out, monkeypatch, fake_pynq(lookup))
     assert driver.main(["--vectors", str(out / "vectors"), "--bit", "x.bit"]) == 0
     assert f"{len(x)} vectors, bit-exact" in capsys.readouterr().out
+
+
+def test_predict_on_the_saved_vectors_reproduces_expected(built_host, monkeypatch):
+    """With a float head, vectors/inputs.npy holds raw inputs (before the head) and expected.npy the model's
+    outputs for them: the driver's --predict, which runs the head itself, gives expected.npy back (the head is
+    applied once, not twice)."""
+    from jpq2hw.normalize.host_split import within_tolerance
+
+    root, report = built_host
+    out = root / "out"
+    driver = load_driver(out, monkeypatch)
+    hw_in, hw_out = np.load(out / "vectors" / "hw_inputs.npy"), np.load(out / "vectors" / "hw_outputs.npy")
+    inputs, expected = np.load(out / "vectors" / "inputs.npy"), np.load(out / "vectors" / "expected.npy")
+    assert np.array_equal(inputs[-6:], np.load(root / "raw.npy"))  # the user's raw inputs, as given
+    host = str(out / "board" / "driver" / "host")
+    spec = driver.load_host(host)
+    assert np.array_equal(driver.host_before(spec, inputs), hw_in)  # the head runs once, on the saved inputs
+    proven = {hw_in[i].tobytes(): hw_out[i] for i in range(len(hw_in))}
+    core = lambda x: np.stack([proven[np.asarray(v, dtype=np.float64).tobytes()] for v in x])  # noqa: E731
+    y = driver.predict_model(core, inputs, host)
+    assert y.shape == expected.shape == (len(inputs), 3)
+    assert within_tolerance(y, expected) and np.array_equal(y.argmin(axis=1), expected.argmin(axis=1))
+    np.save(root / "x.npy", inputs)  # the command line does the same
+    monkeypatch.setattr(driver, "Core", lambda bit: type("C", (), {"predict": staticmethod(core)})())
+    assert driver.main(["--predict", str(root / "x.npy"), "--save", str(root / "y.npy"), "--bit", "x.bit"]) == 0
+    assert within_tolerance(np.load(root / "y.npy"), expected)
