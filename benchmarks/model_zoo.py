@@ -249,7 +249,8 @@ def fmt_host_ops(r: dict) -> str:
 def fmt_plain(r: dict) -> tuple[str, str, str]:
     """converts? / exact? / wrong outputs"""
     if not r.get("converts"):
-        return "no", "-", "-"
+        failed_compile = r.get("error", "").startswith("compile:")
+        return ("converts, but its C++ does not compile" if failed_compile else "no"), "-", "-"
     if "max_abs_error" not in r:
         return "yes", "? (no reference)", "-"
     exact = "yes" if r["wrong_values"] == 0 else "no"
@@ -278,6 +279,7 @@ def main(argv=None) -> int:
         print(f"model_zoo: the corpus is not at {CORPUS_DIR}", file=sys.stderr)
         return 2
     cases = [c for c in CASES if args.only is None or c.file in args.only]
+    commit = _commit()  # what was measured (the checkout may move while the benchmark runs)
     work = args.keep or Path(tempfile.mkdtemp(prefix="jpq2hw_corpus_"))
     rows = []
     for case in cases:
@@ -298,7 +300,7 @@ def main(argv=None) -> int:
         print(f"[{name}] plain hls4ml", file=sys.stderr, flush=True)
         pr = run_plain(path, x, work / "plain" / name, args.timeout)
         print(f"[{name}]   converts={pr.get('converts')} {pr.get('error', '')}", file=sys.stderr, flush=True)
-        jr["commit"] = _commit()
+        jr["commit"] = commit
         rows.append((case, jr, pr))
         row_file.parent.mkdir(parents=True, exist_ok=True)
         row_file.write_text(json.dumps([jr, pr]))
@@ -307,7 +309,23 @@ def main(argv=None) -> int:
     if args.only is None:
         args.results.write_text(table)
         print(f"written to {args.results}", file=sys.stderr)
+        update_readme(table)
     return 0
+
+
+README = HERE.parent / "README.md"
+TABLE_START, TABLE_END = "<!-- corpus table: benchmarks/model_zoo.py -->", "<!-- end corpus table -->"
+
+
+def update_readme(table: str) -> None:
+    """README's corpus table is this run's table (summary line, table and notes, without the heading)."""
+    text = README.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        return
+    body = table.split("\n", 2)[2].strip()  # drop the heading
+    head, rest = text.split(TABLE_START, 1)
+    README.write_text(f"{head}{TABLE_START}\n{body}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}")
+    print(f"table copied into {README}", file=sys.stderr)
 
 
 def machine_load() -> str:
@@ -343,7 +361,7 @@ def render(rows, vectors: int) -> str:
         "",
         f"Machine while measuring: {machine_load()}, shared with other jobs; times are wall-clock.",
         "",
-        f"Summary: jpq2hw exact on {n_exact} of {len(rows)} (internal errors: {n_crash}); plain hls4ml converts "
+        f"Summary: jpq2hw exact on {n_exact} of {len(rows)} (internal errors: {n_crash}); plain hls4ml converts and runs "
         f"{n_conv} of {len(rows)}, exact on {n_plain_exact}.",
         "",
         "| file | jpq2hw options | jpq2hw | host ops | jpq2hw time (s) | hls4ml converts | hls4ml exact "
