@@ -262,8 +262,10 @@ class _Streamliner:
         n = self.n_chan(x)
         s = _channel_vector(scale, node, n, self.source)
         lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
-        # power-of-two step with no offset: a plain (integer-valued) Quant node does it
-        if bits > 1 and src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1:
+        # power-of-two step with no offset: a plain (integer-valued) Quant node does it; not before an add or a
+        # concatenation, whose inputs must be in the same units (thresholds give the codes of the real scale)
+        if bits > 1 and src.per_tensor and not src.relu and src.beta[0] == 0 and len(set(s)) == 1 \
+                and not self._feeds_merge(node.output[0]):
             ratio = s[0] / src.alpha[0]
             if is_power_of_two(ratio) and ratio >= 1:
                 self._set_param(node, 1, np.array(float(ratio), dtype=np.float32))
@@ -287,6 +289,26 @@ class _Streamliner:
         for a in node.attribute:
             if a.name == "narrow":
                 a.i = 1
+
+    def _is_constant(self, name: str) -> bool:
+        producer = self.m.find_producer(name)
+        return self.m.get_initializer(name) is not None or (
+            producer is not None and producer.op_type == "Quant" and self.m.get_initializer(producer.input[0]) is not None)
+
+    def _feeds_merge(self, tensor: str) -> bool:
+        """Whether `tensor` reaches an Add/Sub of two tensors or a Concat through layout and pooling ops."""
+        frontier, seen = [tensor], set()
+        while frontier:
+            t = frontier.pop()
+            for c in self.m.find_consumers(t) or []:
+                if c.op_type == "Concat" or (c.op_type in ("Add", "Sub")
+                                             and not any(self._is_constant(i) for i in c.input)):
+                    return True
+                if c.op_type in ("MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Identity") \
+                        and c.output[0] not in seen:
+                    seen.add(c.output[0])
+                    frontier.append(c.output[0])
+        return False
 
     def _insert_thresholds(self, node, x, thresholds, signs, lo, hi, step):
         n = len(signs)
