@@ -150,3 +150,22 @@ def test_cli_result_compares_float_and_compressed(tmp_path, capsys):
     rows = [line.split() for line in err.splitlines() if line.strip().startswith(("0 ", "4 "))]
     assert [r[0] for r in rows] == ["0", "4"] and "net." not in err
     assert "kbit" in err and "BOPs" in err
+
+
+@pytest.mark.parametrize("kind", ["cnn", "resnet", "mobilenet"])
+def test_batchnorm_folding_keeps_the_function(kind):
+    import copy
+
+    from jpq2hw.compress.qmodules import prepare_model
+
+    torch.manual_seed(1)
+    model = MODELS[kind]()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):  # statistics a trained network would have
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5), m.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    x = torch.rand(8, 1, 8, 8)
+    prepared = prepare_model(copy.deepcopy(model), CompressConfig(), x[:1]).eval()
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in prepared.modules())
+    assert torch.allclose(prepared(x), model(x), atol=1e-5)
