@@ -56,3 +56,15 @@ def test_float_input_is_refused_first_with_an_input_type_suggestion(case, tmp_pa
     assert "per-channel" not in err and "Softmax" not in err, err
     parse_input_type(err.split("--input-type ")[1].split()[0])  # the suggestion is a valid option value
     assert not out.exists()
+
+
+HEAD_ONLY = [c for c in CASES if not c.needs_input_type and "--input-type" in c.options]
+
+
+@pytest.mark.parametrize("case", HEAD_ONLY, ids=[c.file for c in HEAD_ONLY])
+def test_float_input_through_a_relu_into_a_quant_needs_no_option(case, capsys):
+    """input -> Relu -> Quant: the model quantizes its input itself (the Relu runs on the host, before it), so the
+    front half accepts it without --input-type (`jpq2hw report`: no C++)."""
+    code = main(["report", str(corpus_path(case))])
+    err = capsys.readouterr().err.strip()
+    assert code == 0, err
