@@ -22,16 +22,8 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jpq2hw {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"jpq2hw.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"jpq2hw.commands.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"jpq2hw.commands.{name}").register(sub)
     return parser
-
-
 
 
 def main(argv=None) -> int:

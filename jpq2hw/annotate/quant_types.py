@@ -138,7 +138,8 @@ def _act_bits(model: ModelWrapper, node) -> int:
     return quant_spec(model, node).bits
 
 
-def _first_input_quant(model: ModelWrapper, source: str):
+def first_input_quant(model: ModelWrapper, source: str):
+    """The Quant node that types the graph input (directly or through layout ops)."""
     name = model.graph.input[0].name
     frontier = [name]
     seen = set()
@@ -158,7 +159,7 @@ def _first_input_quant(model: ModelWrapper, source: str):
 
 def input_quant(model: ModelWrapper, source: str) -> QuantSpec:
     """The quantizer of the graph input (its scale may be any float)."""
-    return quant_spec(model, _first_input_quant(model, source))
+    return quant_spec(model, first_input_quant(model, source))
 
 
 def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
@@ -166,7 +167,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
     analysis = ModelAnalysis(
         input_name=in_name,
         input_shape=list(model.get_tensor_shape(in_name)),
-        input_quant=quant_spec(model, _first_input_quant(model, source)),
+        input_quant=quant_spec(model, first_input_quant(model, source)),
     )
     for node in model.graph.node:
         if node.op_type not in COMPUTE_OPS:

@@ -108,7 +108,7 @@ def _constant_type(layer, values: np.ndarray) -> FixedType:
 
 
 class ExactPrecision(ModelOptimizerPass):
-    def __init__(self):
+    def __init__(self):  # hls4ml instantiates registered passes without arguments
         pass
 
     def transform(self, model) -> bool:
@@ -119,7 +119,6 @@ class ExactPrecision(ModelOptimizerPass):
             out = self._layer_range(model, layer, ranges)
             for name in layer.outputs:
                 ranges[name] = out
-        model.jpq2hw_ranges = ranges  # kept for the report and for tracing a divergence
         return False
 
     # --- one rule per layer kind -------------------------------------------------------------------

@@ -79,11 +79,17 @@ def convert(model: ModelWrapper, analysis: ModelAnalysis, project_dir: Path, opt
     return hls_model
 
 
+def _named_types(layer) -> dict:
+    return {k: v for k, v in layer.attributes.items() if k.endswith("_t") and hasattr(v, "precision")}
+
+
 def layer_types(hls_model) -> dict[str, dict[str, str]]:
     """Per hls4ml layer: the C++ types it was given (for the report)."""
-    out = {}
-    for layer in hls_model.get_layers():
-        out[layer.name] = {
-            k: str(v.precision) for k, v in layer.attributes.items() if k.endswith("_t") and hasattr(v, "precision")
-        }
-    return out
+    return {layer.name: {k: str(v.precision) for k, v in _named_types(layer).items()}
+            for layer in hls_model.get_layers()}
+
+
+def widest_type_bits(hls_model) -> int:
+    """The width in bits of the widest type hls4ml gave any tensor, accumulator or constant."""
+    return max((int(v.precision.width) for layer in hls_model.get_layers() for v in _named_types(layer).values()
+                if getattr(v.precision, "width", None) is not None), default=0)

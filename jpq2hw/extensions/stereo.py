@@ -24,6 +24,7 @@ import numpy as np
 from onnx import helper
 
 from jpq2hw.annotate.fixed import Range
+from jpq2hw.frontend.attrs import attr
 from jpq2hw.paths import TEMPLATES
 from jpq2hw.templating import render
 
@@ -120,16 +121,11 @@ def _slice(model, node):
     return starts[0], ends[0], axes[0]
 
 
-def _attr(node, name, default=None):
-    a = next((a for a in node.attribute if a.name == name), None)
-    return default if a is None else helper.get_attribute_value(a)
-
-
 def _root(model, tensor):
     """The channels-last tensor behind a Transpose(0,3,1,2), or the tensor itself (qonnx may duplicate such
     a Transpose for each consumer)."""
     prod = model.find_producer(tensor)
-    if prod is not None and prod.op_type == "Transpose" and list(_attr(prod, "perm", [])) == [0, 3, 1, 2]:
+    if prod is not None and prod.op_type == "Transpose" and list(attr(prod, "perm", [])) == [0, 3, 1, 2]:
         return prod.input[0]
     return tensor
 
@@ -138,7 +134,7 @@ def _nhwc_source(model, tensor, new_nodes):
     """The channels-last tensor whose NCHW view `tensor` is: the input of a Transpose(0,3,1,2), or a new
     Transpose(0,2,3,1) of `tensor` (appended to new_nodes)."""
     prod = model.find_producer(tensor)
-    if prod is not None and prod.op_type == "Transpose" and list(_attr(prod, "perm", [])) == [0, 3, 1, 2]:
+    if prod is not None and prod.op_type == "Transpose" and list(attr(prod, "perm", [])) == [0, 3, 1, 2]:
         return prod.input[0]
     out = model.make_new_valueinfo_name()
     n, c, h, w = model.get_tensor_shape(tensor)
@@ -149,13 +145,13 @@ def _nhwc_source(model, tensor, new_nodes):
 
 def _match_cost_volume(model, concat):
     """The pattern nodes, the NCHW feature tensor, F and D of a cost-volume Concat, or None."""
-    if concat.op_type != "Concat" or _attr(concat, "axis") != 1:
+    if concat.op_type != "Concat" or attr(concat, "axis") != 1:
         return None
     nodes, source, n_feat = [concat], None, None
     sources = set()
     for d, t in enumerate(concat.input):
         red = model.find_producer(t)
-        if red is None or red.op_type != "ReduceSum" or _attr(red, "keepdims", 1) != 1 \
+        if red is None or red.op_type != "ReduceSum" or attr(red, "keepdims", 1) != 1 \
                 or _ints(model, red.input[1] if len(red.input) > 1 else None) != [1]:
             return None
         mul = model.find_producer(red.input[0])
@@ -171,7 +167,7 @@ def _match_cost_volume(model, concat):
             shifted = model.find_producer(b)
             extra = []
             if d > 0:
-                if shifted is None or shifted.op_type != "Pad" or _attr(shifted, "mode", b"constant") not in (b"constant", "constant"):
+                if shifted is None or shifted.op_type != "Pad" or attr(shifted, "mode", b"constant") not in (b"constant", "constant"):
                     continue
                 if len(shifted.input) > 2 and shifted.input[2] and np.any(model.get_initializer(shifted.input[2])):
                     continue
@@ -248,7 +244,7 @@ def _replace_cost_volume(model, concat, nodes, source, sources, n_feat, max_disp
     consumers = model.find_consumers(out) or []
     n, _, h, w = model.get_tensor_shape(out)
     tail = []
-    if len(consumers) == 1 and consumers[0].op_type == "Transpose" and list(_attr(consumers[0], "perm", [])) == [0, 2, 3, 1] \
+    if len(consumers) == 1 and consumers[0].op_type == "Transpose" and list(attr(consumers[0], "perm", [])) == [0, 2, 3, 1] \
             and out not in [o.name for o in graph.output]:
         y = consumers[0].output[0]
         graph.node.remove(consumers[0])
@@ -266,10 +262,10 @@ def _replace_cost_volume(model, concat, nodes, source, sources, n_feat, max_disp
 
 
 def _replace_argmax(model, argmax):
-    if _attr(argmax, "axis", 0) != 1 or _attr(argmax, "keepdims", 1) != 1 or _attr(argmax, "select_last_index", 0) != 0:
+    if attr(argmax, "axis", 0) != 1 or attr(argmax, "keepdims", 1) != 1 or attr(argmax, "select_last_index", 0) != 0:
         return False
     consumers = model.find_consumers(argmax.output[0]) or []
-    if len(consumers) != 1 or consumers[0].op_type != "Cast" or _attr(consumers[0], "to") != 1:  # 1 = FLOAT
+    if len(consumers) != 1 or consumers[0].op_type != "Cast" or attr(consumers[0], "to") != 1:  # 1 = FLOAT
         return False
     cast = consumers[0]
     graph = model.graph
@@ -349,8 +345,8 @@ def _hls4ml_parts():
     def parse_cost_volume(node, input_names, input_shapes, graph):
         _, h, w, c = input_shapes[0]
         return {"name": node.name, "class_name": "StereoCostVolume", "inputs": input_names,
-                "outputs": list(node.output), "height": h, "width": w, "n_feat": int(_attr(node, "n_feat")),
-                "max_disp": int(_attr(node, "max_disp")), "data_format": "channels_last"}
+                "outputs": list(node.output), "height": h, "width": w, "n_feat": int(attr(node, "n_feat")),
+                "max_disp": int(attr(node, "max_disp")), "data_format": "channels_last"}
 
     def parse_argmax(node, input_names, input_shapes, graph):
         _, h, w, d = input_shapes[0]

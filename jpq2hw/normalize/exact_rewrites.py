@@ -16,14 +16,10 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.attrs import attr
 from jpq2hw.frontend.node_names import node_label
 
 QUANT_DOMAIN = "qonnx.custom_op.general"
-
-
-def _attr(node, name, default=None):
-    a = next((a for a in node.attribute if a.name == name), None)
-    return helper.get_attribute_value(a) if a is not None else default
 
 
 def _const(model: ModelWrapper, base: str, value) -> str:
@@ -43,20 +39,19 @@ def average_pools_as_sums(model: ModelWrapper, source: str) -> ModelWrapper:
         if node.op_type == "GlobalAveragePool":
             kernel, strides, pads = spatial, [1] * len(spatial), [0] * (2 * len(spatial))
         else:
-            kernel = list(_attr(node, "kernel_shape"))
-            strides = list(_attr(node, "strides", [1] * len(kernel)))
-            pads = list(_attr(node, "pads", [0] * (2 * len(kernel))))
-            auto_pad = _attr(node, "auto_pad", b"NOTSET")
-            auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+            kernel = list(attr(node, "kernel_shape"))
+            strides = list(attr(node, "strides", [1] * len(kernel)))
+            pads = list(attr(node, "pads", [0] * (2 * len(kernel))))
+            auto_pad = attr(node, "auto_pad", "NOTSET")
             if auto_pad not in ("NOTSET", "VALID"):
                 raise JpqError(f"{source}: {node_label(node)}: auto_pad={auto_pad} is not supported (give explicit pads)")
-            if int(_attr(node, "ceil_mode", 0)):
+            if int(attr(node, "ceil_mode", 0)):
                 raise JpqError(f"{source}: {node_label(node)}: ceil_mode=1 is not supported (windows of varying size)")
-            if any(pads) and not int(_attr(node, "count_include_pad", 0)):
+            if any(pads) and not int(attr(node, "count_include_pad", 0)):
                 raise JpqError(f"{source}: {node_label(node)}: padded average pooling that does not count the "
                                f"padding divides by a different size at the border; use count_include_pad=True "
                                f"(PyTorch's default) or no padding")
-            if any(d != 1 for d in _attr(node, "dilations", [1] * len(kernel))):
+            if any(d != 1 for d in attr(node, "dilations", [1] * len(kernel))):
                 raise JpqError(f"{source}: {node_label(node)}: dilated average pooling is not supported")
         size = int(np.prod(kernel))
         shift = size & (size - 1) == 0  # 2^k: the weights themselves are 2^-k (a shift, exact in fixed point)
@@ -86,7 +81,7 @@ def average_pools_as_sums(model: ModelWrapper, source: str) -> ModelWrapper:
 
 def grouped_convs_as_dense(model: ModelWrapper, source: str) -> ModelWrapper:
     for node in model.graph.node:
-        group = int(_attr(node, "group", 1))
+        group = int(attr(node, "group", 1))
         if node.op_type != "Conv" or group == 1:
             continue
         producer = model.find_producer(node.input[1])

@@ -31,6 +31,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.intquant import int_quant, max_int, min_int
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.attrs import attr
 from jpq2hw.frontend.node_names import node_label
 
 THRESHOLD_OP = "Jpq2hwThreshold"
@@ -110,7 +111,7 @@ def needs_streamline(model: ModelWrapper) -> bool:
         if np.any(s <= 0) or len(set(s.tolist())) > 1 or np.frexp(s[0])[0] != 0.5:
             return True
     for node in model.get_nodes_by_op_type("LeakyRelu"):  # a power-of-two slope is a shift in fixed point
-        if not is_power_of_two(_frac(_attr(node, "alpha", 0.01))):
+        if not is_power_of_two(_frac(attr(node, "alpha", 0.01))):
             return True  # any other slope folds into the next quantizer's thresholds
     for node in model.graph.node:  # a float rescale between quantizers (e.g. x / 255 after a UINT8 input)
         if node.op_type in ("Mul", "Div"):
@@ -126,11 +127,6 @@ def needs_streamline(model: ModelWrapper) -> bool:
 
 def _frac(x) -> Fraction:
     return Fraction(float(x))  # exact: every finite float is a dyadic rational
-
-
-def _attr(node, name, default=None):
-    a = next((a for a in node.attribute if a.name == name), None)
-    return helper.get_attribute_value(a) if a is not None else default
 
 
 def _channel_vector(values: np.ndarray, node, n_chan: int, source: str) -> list[Fraction]:
@@ -230,8 +226,8 @@ class _Streamliner:
         scale = np.asarray(m.get_initializer(node.input[1]), dtype=np.float64)
         zeropt = np.asarray(m.get_initializer(node.input[2]), dtype=np.float64)
         bits = int(np.asarray(m.get_initializer(node.input[3])).ravel()[0])
-        signed, narrow = int(_attr(node, "signed", 1)), int(_attr(node, "narrow", 0))
-        rounding = _attr(node, "rounding_mode", "ROUND")
+        signed, narrow = int(attr(node, "signed", 1)), int(attr(node, "narrow", 0))
+        rounding = attr(node, "rounding_mode", "ROUND")
         rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
         if np.any(zeropt != 0):
             self.refuse(node, "nonzero zero point")
@@ -530,7 +526,7 @@ class _Streamliner:
             self.refuse(node, "BatchNorm on data that is not quantized, or after a ReLU with an offset")
         n = self.n_chan(node.output[0])
         gamma, beta, mean, var = (np.asarray(self.m.get_initializer(t), np.float64).ravel() for t in node.input[1:5])
-        eps = float(_attr(node, "epsilon", 1e-5))
+        eps = float(attr(node, "epsilon", 1e-5))
         k = gamma / np.sqrt(var + eps)  # as the float64 reference computes it
         al = src.alpha * n if len(src.alpha) == 1 else src.alpha
         be = src.beta * n if len(src.beta) == 1 else src.beta
@@ -580,7 +576,7 @@ class _Streamliner:
     def on_LeakyRelu(self, node):
         """Folded into the next quantizer: its thresholds solve slope * y >= t below zero (exact, any slope)."""
         src = self.state.get(node.input[0])
-        slope = _frac(_attr(node, "alpha", 0.01))
+        slope = _frac(attr(node, "alpha", 0.01))
         if src is None:
             self.refuse(node, "LeakyRelu on data that is not quantized (a float head is not supported)")
         if slope == 0:

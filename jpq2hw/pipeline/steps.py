@@ -136,9 +136,10 @@ def make_vectors(state: BuildState) -> None:
 
 
 def choose_reference(state: BuildState) -> None:
+    from jpq2hw.convert.hls4ml_convert import widest_type_bits
     from jpq2hw.verify.reference import Reference
 
-    state.max_accum_bits = max([l.accum_bits or 0 for l in state.analysis.layers] + [_max_width(state.hls_types)])
+    state.max_accum_bits = max([l.accum_bits or 0 for l in state.analysis.layers] + [widest_type_bits(state.hls_model)])
     # thresholds are solved in exact arithmetic, which float64 reproduces; float32 may round at a step
     state.reference = Reference(state.normalized.reference, state.max_accum_bits,
                                 force_float64=state.boundary.integer_core)
@@ -294,13 +295,6 @@ def summary(state: BuildState) -> None:
     if not state.tail_ok:
         info(f"  host tail outside its float tolerance: max abs error {state.tail_error:g}")
     state.exit_code = EXIT_OK if state.report["bit_exact"] and state.tail_ok else EXIT_NOT_EXACT
-
-
-def _max_width(types: dict) -> int:
-    import re
-
-    widths = [int(m.group(1)) for t in types.values() for v in t.values() for m in [re.search(r"<(\d+)", v)] if m]
-    return max(widths, default=0)
 
 
 STEPS: list[Step] = [

@@ -15,8 +15,9 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.annotate.fixed import FixedType, Range, dot_range
-from jpq2hw.annotate.quant_types import _first_input_quant, quant_spec, quantized_constant
+from jpq2hw.annotate.quant_types import first_input_quant, quant_spec, quantized_constant
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.attrs import attr
 
 
 @dataclass(frozen=True)
@@ -133,19 +134,13 @@ def _const(model: ModelWrapper, tensor: str) -> np.ndarray | None:
     return None
 
 
-def _attr(node, name, default=None):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
+STANDALONE = "is not after a dense or conv layer (a stand-alone activation/requantization has no RTL form yet)"
 
 
 def read_network(model: ModelWrapper, source: str = "model") -> Network:
     in_name = model.graph.input[0].name
     in_shape = tuple(int(d) for d in model.get_tensor_shape(in_name)[1:])
-    in_quant_node = _first_input_quant(model, source)
+    in_quant_node = first_input_quant(model, source)
     in_quant = _requant(model, in_quant_node)
     perm = None
     layers: list[Layer] = []
@@ -161,7 +156,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
         if op == "Quant" and model.get_initializer(node.input[0]) is not None:
             continue  # a weight/bias quantizer: read as a constant by its consumer
         if op == "Transpose" and cur is None:
-            perm = tuple(int(p) for p in _attr(node, "perm"))
+            perm = tuple(int(p) for p in attr(node, "perm"))
             continue
         if op == "Quant" and cur is None:
             if node.name != in_quant_node.name:
@@ -177,13 +172,13 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
         if op == "Quant":
             rq = _requant(model, node)
             if open_layer is None:
-                open_layer = _identity_layer(layers, shape, cur, node)
+                fail(node, STANDALONE)
             open_layer.post.append(rq)
             cur = rq.range()
             open_layer.out_range = cur
         elif op == "Relu":
             if open_layer is None:
-                open_layer = _identity_layer(layers, shape, cur, node)
+                fail(node, STANDALONE)
             open_layer.post.append("relu")
             cur = cur.relu()
             open_layer.out_range = cur
@@ -203,8 +198,8 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
             w = _const(model, node.input[1])
             if w is None or w.ndim != 2:
                 fail(node, "needs constant 2-D weights")
-            if op == "Gemm" and (_attr(node, "transB", 0) or _attr(node, "transA", 0)):
-                w = w.T if _attr(node, "transB", 0) else w
+            if op == "Gemm" and (attr(node, "transB", 0) or attr(node, "transA", 0)):
+                w = w.T if attr(node, "transB", 0) else w
             n_in = int(np.prod(shape))
             if w.shape[0] != n_in:
                 fail(node, f"weights {w.shape} do not match {n_in} inputs")
@@ -220,28 +215,26 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
             w = _const(model, node.input[1])  # (cout, kh, kw, cin)
             if w is None:
                 fail(node, "needs constant weights")
-            if _attr(node, "group", 1) != 1 or any(d != 1 for d in _attr(node, "dilations", [1, 1])):
+            if attr(node, "group", 1) != 1 or any(d != 1 for d in attr(node, "dilations", [1, 1])):
                 fail(node, "has groups or dilation (not supported in RTL)")
             bias = _const(model, node.input[2]).ravel() if len(node.input) > 2 and node.input[2] else None
             kh, kw = int(w.shape[1]), int(w.shape[2])
-            sh, sw = (int(s) for s in _attr(node, "strides", [1, 1]))
-            pt, pl, pb, pr = (int(p) for p in _attr(node, "pads", [0, 0, 0, 0]))
+            sh, sw = (int(s) for s in attr(node, "strides", [1, 1]))
+            pt, pl, pb, pr = (int(p) for p in attr(node, "pads", [0, 0, 0, 0]))
             h, wd, c = shape
             oh, ow = (h + pt + pb - kh) // sh + 1, (wd + pl + pr - kw) // sw + 1
             wt = np.transpose(w, (1, 2, 3, 0))  # kh, kw, cin, cout
             layer = Layer(node.name, "conv", shape, (oh, ow, w.shape[0]), cur, weights=wt, bias=bias,
                           kernel=(kh, kw), stride=(sh, sw), pads=(pt, pl, pb, pr))
             cur = dot_range(cur, wt.reshape(-1, w.shape[0]), bias)
-            if pt or pl or pb or pr:
-                pass  # zero padding is inside the input range already unless the input excludes 0
             layer.out_range = cur
             layers.append(layer)
             open_layer, shape = layer, layer.out_shape
         elif op == "MaxPool":
-            if len(shape) != 3 or _attr(node, "ceil_mode", 0) or any(_attr(node, "pads", [0, 0, 0, 0])):
+            if len(shape) != 3 or attr(node, "ceil_mode", 0) or any(attr(node, "pads", [0, 0, 0, 0])):
                 fail(node, "is not an unpadded 2-D channels-last max-pool")
-            kh, kw = (int(k) for k in _attr(node, "kernel_shape"))
-            sh, sw = (int(s) for s in _attr(node, "strides", [kh, kw]))
+            kh, kw = (int(k) for k in attr(node, "kernel_shape"))
+            sh, sw = (int(s) for s in attr(node, "strides", [kh, kw]))
             h, wd, c = shape
             oh, ow = (h - kh) // sh + 1, (wd - kw) // sw + 1
             layer = Layer(node.name, "maxpool", shape, (oh, ow, c), cur, kernel=(kh, kw), stride=(sh, sw))
@@ -261,11 +254,6 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
         if layer.kind == "conv" and any(layer.pads) and not (layer.in_range.lo <= 0 <= layer.in_range.hi):
             raise JpqError(f"rtl: layer '{layer.name}': zero padding outside its input's range is not supported")
     return Network(in_name, in_shape, perm, in_quant, layers, tuple(shape))
-
-
-def _identity_layer(layers, shape, cur, node):
-    raise JpqError(f"rtl: node '{node.name}' ({node.op_type}) is not after a dense or conv layer "
-                   "(a stand-alone activation/requantization has no RTL form yet)")
 
 
 def hardware_inputs(net: Network, xs: np.ndarray) -> np.ndarray:

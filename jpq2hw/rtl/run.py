@@ -25,7 +25,7 @@ def check_tools() -> None:
     require_extra("rtl", "RTL generation (--rtl, jpq2hw rtl)")
     require("iverilog")
     require("vvp")
-    require("yosys")  # also elaborates the design for simulation
+    require("yosys")  # also elaborates the design for simulation, whatever --synth says
 
 
 def rtl_for_build(out: Path, model, xs: np.ndarray, expected: np.ndarray, board, progress: Progress | None = None,
