@@ -167,7 +167,7 @@ def _match_cost_volume(model, concat):
             shifted = model.find_producer(b)
             extra = []
             if d > 0:
-                if shifted is None or shifted.op_type != "Pad" or attr(shifted, "mode", b"constant") not in (b"constant", "constant"):
+                if shifted is None or shifted.op_type != "Pad" or attr(shifted, "mode", "constant") != "constant":
                     continue
                 if len(shifted.input) > 2 and shifted.input[2] and np.any(model.get_initializer(shifted.input[2])):
                     continue

@@ -5,5 +5,9 @@ from qonnx.util.basic import get_by_name
 
 
 def attr(node, name: str, default=None):
+    """The attribute's value (a string attribute as str), or `default`."""
     a = get_by_name(node.attribute, name)
-    return default if a is None else helper.get_attribute_value(a)
+    if a is None:
+        return default
+    value = helper.get_attribute_value(a)
+    return value.decode() if isinstance(value, bytes) else value

@@ -10,24 +10,16 @@
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.attrs import attr
 from jpq2hw.frontend.node_names import node_label
-
-
-def _attr(node, name, default=None):
-    a = next((a for a in node.attribute if a.name == name), None)
-    if a is None:
-        return default
-    v = helper.get_attribute_value(a)
-    return v.decode() if isinstance(v, bytes) else v
 
 
 def nearest_factors(model: ModelWrapper, node, source: str = "model") -> list[int]:
     """The integer factor per axis of a nearest-neighbour Resize, or a one-line refusal naming the node."""
-    mode = _attr(node, "mode", "nearest")
+    mode = attr(node, "mode", "nearest")
     if mode != "nearest":
         raise JpqError(f"{source}: {node_label(node)}: Resize mode '{mode}' has no exact fixed-point form "
                        f"(only 'nearest' is supported)")
@@ -42,8 +34,8 @@ def nearest_factors(model: ModelWrapper, node, source: str = "model") -> list[in
     if np.any(scales < 1) or np.any(scales != np.round(scales)):
         raise JpqError(f"{source}: {node_label(node)}: Resize scales {scales.tolist()} are not integer "
                        f"upsampling factors")
-    coord = _attr(node, "coordinate_transformation_mode", "half_pixel")
-    rounding = _attr(node, "nearest_mode", "round_prefer_floor")
+    coord = attr(node, "coordinate_transformation_mode", "half_pixel")
+    rounding = attr(node, "nearest_mode", "round_prefer_floor")
     # integer upsampling picks in[floor(i / f)] under 'asymmetric' + floor; other combinations shift by a pixel
     if np.any(scales > 1) and not (coord == "asymmetric" and rounding == "floor") \
             and not (coord in ("half_pixel", "pytorch_half_pixel") and rounding.startswith("round_prefer")):

@@ -228,7 +228,6 @@ class _Streamliner:
         bits = int(np.asarray(m.get_initializer(node.input[3])).ravel()[0])
         signed, narrow = int(attr(node, "signed", 1)), int(attr(node, "narrow", 0))
         rounding = attr(node, "rounding_mode", "ROUND")
-        rounding = rounding.decode() if isinstance(rounding, bytes) else rounding
         if np.any(zeropt != 0):
             self.refuse(node, "nonzero zero point")
         const = m.get_initializer(x)
