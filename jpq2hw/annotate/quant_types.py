@@ -12,11 +12,8 @@ from qonnx.custom_op.general.intquant import int_quant
 from jpq2hw import metrics
 from jpq2hw.annotate.fixed import FixedType
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.supported_ops import LAYOUT_OPS, TYPE_PRESERVING_OPS, WEIGHT_OPS
 from jpq2hw.normalize.streamline import THRESHOLD_OP
-
-COMPUTE_OPS = ("Conv", "MatMul")
-# Ops a value passes through unchanged in type (or only reduced/rearranged), when tracing to its quantizer.
-TYPE_PRESERVING_OPS = ("Relu", "MaxPool", "GlobalMaxPool", "Reshape", "Flatten", "Transpose", "Identity")
 
 
 @dataclass
@@ -148,7 +145,7 @@ def first_input_quant(model: ModelWrapper, source: str):
         for consumer in model.find_consumers(t) or []:
             if consumer.op_type in ("Quant", "BipolarQuant"):
                 return consumer
-            if consumer.op_type in ("Transpose", "Reshape", "Flatten", "Identity") and consumer.name not in seen:
+            if consumer.op_type in LAYOUT_OPS and consumer.name not in seen:
                 seen.add(consumer.name)
                 frontier.append(consumer.output[0])
     raise JpqError(
@@ -170,7 +167,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
         input_quant=quant_spec(model, first_input_quant(model, source)),
     )
     for node in model.graph.node:
-        if node.op_type not in COMPUTE_OPS:
+        if node.op_type not in WEIGHT_OPS:
             continue
         w_quant = model.find_producer(node.input[1])
         if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:

@@ -7,15 +7,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
 from jpq2hw.frontend.node_names import node_label as _label
-from jpq2hw.frontend.supported_ops import CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS
+from jpq2hw.frontend.supported_ops import ARITY, CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS, accepted
 
-# (min, max) number of (non-empty) inputs of the ops we map; Quant is checked on its own (exactly 4)
-ARITY = {
-    "BipolarQuant": (2, 2), "Conv": (2, 3), "MatMul": (2, 2), "Gemm": (2, 3), "Relu": (1, 1), "LeakyRelu": (1, 1), "Resize": (2, 4), "DepthToSpace": (1, 1), "MaxPool": (1, 1), "GlobalMaxPool": (1, 1),
-    "AveragePool": (1, 1), "GlobalAveragePool": (1, 1), "Clip": (1, 3),
-    "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "Div": (2, 2), "BatchNormalization": (5, 5), "Flatten": (1, 1),
-    "Reshape": (2, 2), "Transpose": (1, 1), "Identity": (1, 1), "Concat": (1, 1 << 16),
-}
 MAX_ELEMENTS = 1 << 26  # a tensor larger than this cannot be a model for these boards
 
 
@@ -43,8 +36,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
         label = _label(node)
         if node.op_type in ("Trunc",):
             raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
-        if node.op_type not in SUPPORTED_OPS and node.op_type not in CONSTANT_OPS and node.op_type not in PATTERN_OPS \
-                and node.op_type not in HOST_OPS and index not in constant:
+        if not accepted(node.op_type) and index not in constant:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
                 f"(supported: {', '.join(sorted(SUPPORTED_OPS))})"

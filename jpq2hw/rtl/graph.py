@@ -18,6 +18,7 @@ from jpq2hw.annotate.fixed import FixedType, Range, dot_range
 from jpq2hw.annotate.quant_types import first_input_quant, quant_spec, quantized_constant
 from jpq2hw.errors import JpqError
 from jpq2hw.frontend.attrs import attr
+from jpq2hw.frontend.supported_ops import RTL_OPS
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
         elif op == "Identity":
             continue
         else:
-            fail(node, "has no RTL form yet (supported: dense, conv, ReLU, Quant, max-pool, flatten, bias Add)")
+            fail(node, f"has no RTL form yet (supported: {', '.join(dict.fromkeys(RTL_OPS.values()))})")
     if not layers:
         raise JpqError(f"{source}: no dense or conv layer to write as RTL")
     for layer in layers:
