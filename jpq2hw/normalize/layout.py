@@ -108,7 +108,7 @@ def resize_channels_last(model: ModelWrapper) -> ModelWrapper:
         after = model.find_consumers(node.output[0]) or []
         if before is None or before.op_type != "Transpose" or len(after) != 1 or after[0].op_type != "Transpose":
             continue
-        perm_in, perm_out = list(_attr(before, "perm", [])), list(_attr(after[0], "perm", []))
+        perm_in, perm_out = list(attr(before, "perm", [])), list(attr(after[0], "perm", []))
         rank = len(perm_in)
         if rank < 3 or perm_in != [0, rank - 1, *range(1, rank - 1)] or perm_out != [0, *range(2, rank), 1]:
             continue
