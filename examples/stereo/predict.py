@@ -1,9 +1,10 @@
 """Disparity of a rectified stereo pair through a stereo model, written as a coloured image with a scale bar.
 
-    python examples/stereo/predict.py LEFT.png RIGHT.png -o disparity.png [--model scenenet.onnx] [--scale S]
+    python examples/stereo/predict.py LEFT.png RIGHT.png -o disparity.png [--model scenenet_90.onnx] [--scale S]
 
-The model is an .onnx the stereo examples export (scenenet.onnx: compressed, the default; scenenet_float.onnx:
-float; stereo.onnx: the flagship), run by onnxruntime (a QONNX model through the build's reference, i.e. the
+The model is an .onnx the stereo examples export (scenenet_90.onnx: 90% sparse, 4-bit, the default;
+scenenet.onnx: 98% sparse, which collapsed (RESULTS_SCENES.md); scenenet_float.onnx: float; stereo.onnx: the
+flagship), run by onnxruntime (a QONNX model through the build's reference, i.e. the
 arithmetic the hardware reproduces bit for bit). Its input is one fixed frame [1, 2, H, W] with D disparities,
 so the pair is converted to grayscale, scaled (by --scale, default: to the model's frame width, so the
 disparities of a typical photo shrink into the model's 0..D-1 px), and cut into overlapping frame-size tiles;
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MODEL = HERE / "scenenet.onnx"
+DEFAULT_MODEL = HERE / "scenenet_90.onnx"
 
 
 class UserError(Exception):
@@ -154,7 +155,7 @@ def run(argv=None) -> int:
     p.add_argument("left")
     p.add_argument("right")
     p.add_argument("-o", "--output", required=True, help="coloured disparity image (.png)")
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="stereo .onnx (default: scenenet.onnx)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="stereo .onnx (default: scenenet_90.onnx)")
     p.add_argument("--scale", type=float, help="resize factor before matching (default: to the model's width)")
     p.add_argument("--raw", help="also save the disparity in input pixels as .npy here")
     args = p.parse_args(argv)

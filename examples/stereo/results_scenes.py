@@ -138,7 +138,12 @@ def main(argv=None):
     float_model = N.SceneNet()
     float_model.load_state_dict(torch.load(N.OUT / "float.pt"))
     float_model.eval()
-    joint = N.load_compressed(N.OUT / "checkpoints" / "joint")
+    # the compressed variants present: (row name, checkpoint, exported model); the first is the target run
+    variants = [(f"compressed {pct} (joint, {onnx})", N.OUT / "checkpoints" / ckpt, HERE / onnx)
+                for pct, ckpt, onnx in (("98%", "joint", "scenenet.onnx"), ("90%", "joint90", "scenenet_90.onnx"))
+                if (N.OUT / "checkpoints" / ckpt / "checkpoint.pt").exists()]
+    compressed = {name: N.load_compressed(ckpt) for name, ckpt, _ in variants}
+    joint = next(iter(compressed.values()))
     median = float(np.median(N.split("train", N.N_TRAIN)["disparity"]))
 
     preds, rows = {}, []
@@ -146,16 +151,17 @@ def main(argv=None):
     preds["OpenCV SGBM"] = sgbm(x)
     sgbm_s = (time.perf_counter() - t) / len(x)
     preds["float dense"] = N.predict(float_model, xt)
-    preds["compressed (joint, scenenet.onnx)"] = N.predict(joint, xt)
+    for name, model in compressed.items():
+        preds[name] = N.predict(model, xt)
     preds["median constant"] = np.full_like(gt, median)
     example = xt[:1]
-    hw = hardware_estimate(HERE / "scenenet.onnx")
+    hw = {name: hardware_estimate(onnx) for name, _, onnx in variants if onnx.exists()}
+    models = {"float dense": float_model, **compressed}
     m_float = R.metrics(float_model, example)
-    m_joint = R.metrics(joint, example)
     for name, pred in preds.items():
-        m = {"float dense": m_float, "compressed (joint, scenenet.onnx)": m_joint}.get(name)
         row = {"name": name, **scores(pred, gt, vis)}
-        if m is not None:
+        if name in models:
+            m = R.metrics(models[name], example)
             row.update(sparsity=m["sparsity"], weight_bits="/".join(map(str, sorted({l["weight_bits"] for l in m["layers"]}))),
                        memory_bits=m["memory_bits"], bops=m["bops"])
         rows.append(row)
@@ -186,13 +192,14 @@ def main(argv=None):
         f"({base['memory_bits'] / final['memory_bits']:.0f}x); BOPs {100 * (1 - final['bops'] / base['bops']):.3f}% below "
         f"({base['bops'] / final['bops']:.0f}x). SGBM: {1000 * sgbm_s:.1f} ms a pair on one CPU core.",
         "",
-        f"Hardware estimate of scenenet.onnx (jpq2hw.costmodel, io_stream, PYNQ-Z2 at {hw['clock_mhz']:g} MHz; "
-        "convolutions only):",
-        f"{R.fmt_int(hw['lut'])} LUT, {R.fmt_int(hw['ff'])} FF, {hw['dsp']} DSP, {hw['bram36']:g} BRAM36 ({hw['fit']}); "
-        f"{R.fmt_int(hw['fps'])} frames/s at {N.FRAME[0]}x{N.FRAME[1]} (one pixel a clock per layer).",
+        f"Hardware estimates (jpq2hw.costmodel of the hardware graph, io_stream, PYNQ-Z2; convolutions only; "
+        f"not synthesis), frames/s at {N.FRAME[0]}x{N.FRAME[1]} with one pixel a clock per layer:",
+        "",
+        *(f"- {name}: {R.fmt_int(e['lut'])} LUT, {R.fmt_int(e['ff'])} FF, {e['dsp']} DSP, {e['bram36']:g} BRAM36 "
+          f"({e['fit']}); {R.fmt_int(e['fps'])} frames/s at {e['clock_mhz']:g} MHz" for name, e in hw.items()),
+        "",
         f"Not in the cost model: the cost volume ({cv['multipliers']} variable 8x8-bit products a pixel, roughly "
-        f"{R.fmt_int(cv['lut'])} LUT) and the argmax ({N.MAX_DISP} comparisons); with them, about "
-        f"{R.fmt_int(hw['lut'] + cv['lut'])} LUT of the PYNQ-Z2's 53,200.",
+        f"{R.fmt_int(cv['lut'])} LUT by a rough b*b + 2b LUT a product) and the argmax ({N.MAX_DISP} comparisons a pixel).",
         f"Network: receptive field {N.receptive_field()[1]} px wide x {N.receptive_field()[0]} px tall; "
         f"{sum(l['total'] for l in m_float['layers']):,} weights.",
     ]
@@ -202,14 +209,15 @@ def main(argv=None):
         lines += ["", f"train_scenes.py: data {s.get('data_s')} s, float training ({s.get('epochs')} epochs) "
                   f"{s.get('float_train_s')} s, compression {s.get('compress_s')} s on one thread of a loaded 2-core machine."]
     if args.motorcycle:
-        mc = motorcycle({"float dense": tiled(float_model), "compressed": tiled(joint),
+        mc = motorcycle({"float dense": tiled(float_model), "compressed 98%": tiled(joint),
                          "OpenCV SGBM": lambda pair: sgbm(pair[None])[0]})
         lines += ["", f"Real pair, reported once (skimage.data.stereo_motorcycle, downscaled x{mc['scale']} to "
                   f"{mc['size'][0]}x{mc['size'][1]} so its disparities fit D, in frame-size tiles; every ground-truth pixel): "
                   + "; ".join(f"{k} EPE {v['epe']:.2f} px, D1 {100 * v['d1']:.1f}%" for k, v in mc.items()
                               if isinstance(v, dict)) + "."]
-    picture(x, gt, preds, HERE / "results_scenes.png")
-    lines += ["", "Four test pairs, one per row: left | ground truth | " + " | ".join(preds) +
+    shown = {k: v for k, v in preds.items() if k != "median constant"}
+    picture(x, gt, shown, HERE / "results_scenes.png")
+    lines += ["", "Four test pairs, one per row: left | ground truth | " + " | ".join(shown) +
               f" (0 to {N.MAX_DISP - 1} px, dark to bright).", "", "![results](results_scenes.png)", ""]
     (HERE / "RESULTS_SCENES.md").write_text("\n".join(lines))
     (N.OUT / "results.json").write_text(json.dumps({"rows": rows, "hardware": hw}, indent=1, default=float))
