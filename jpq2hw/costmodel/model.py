@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from jpq2hw import metrics
+from jpq2hw.frontend.supported_ops import WEIGHT_OPS, WIRING_OPS
 
 FLOAT_BITS = metrics.FLOAT_BITS
 
@@ -414,9 +415,6 @@ def cost_layers(model, analysis) -> list[CostLayer]:
     return out
 
 
-COMPUTE_OPS = ("Conv", "MatMul")  # the layers the model estimates
-# Ops of the hardware graph that cost nothing: wiring, and constants folded into their layer.
-WIRING_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Squeeze", "Unsqueeze")
 STREAM_BUFFERS = "io_stream FIFOs between layers and convolution line buffers"
 
 
@@ -438,7 +436,7 @@ def not_counted(model, io_type: str) -> list[dict]:
 
     counts: dict[str, list[str]] = {}
     for node in model.graph.node:
-        if node.op_type in COMPUTE_OPS or node.op_type in WIRING_OPS:
+        if node.op_type in WEIGHT_OPS or node.op_type in WIRING_OPS:  # estimated, or free
             continue
         if node.op_type == "Quant" and on_graph_input(node):
             continue

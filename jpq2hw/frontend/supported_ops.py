@@ -76,6 +76,7 @@ HOST_TAIL_OPS = tuple(name for name, op in OPS.items() if op.host == "tail")
 HOST_OPS = {name: ("host tail" if op.host == "tail" else "layout") for name, op in OPS.items() if op.host}
 CONSTANT_OPS = {name for name, op in OPS.items() if op.constant}
 LAYOUT_OPS = tuple(name for name, op in OPS.items() if op.layout)
+WIRING_OPS = LAYOUT_OPS + tuple(name for name, op in OPS.items() if op.host == "layout")  # cost no hardware
 TYPE_PRESERVING_OPS = tuple(name for name, op in OPS.items() if op.type_preserving)
 WEIGHT_OPS = tuple(name for name, op in OPS.items() if op.weights)
 RTL_OPS = {name: op.rtl for name, op in OPS.items() if op.rtl}
