@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from testkit import child_command
-from testkit.hostile import ACCEPTABLE, CASE_SECONDS, hostile_files, mutated_files, structural_files
+from testkit.hostile import (ACCEPTABLE, CASE_SECONDS, FORGED_NAME, cli_probes, hostile_files, mutated_files,
+                             run_cli_probe, structural_files)
 
 N_BYTE_MUTATIONS = 120
 N_STRUCTURAL = 160
@@ -29,7 +30,7 @@ def check_rows(rows, files, out_dir):
     for row, path in zip(rows, files):
         if row["outcome"] == "error":
             msg = row["message"]
-            if "\n" in msg or not msg.startswith(str(path)):
+            if any(not ch.isprintable() for ch in msg) or not msg.startswith(str(path)):
                 problems.append(f"{row['file']}: message not one line naming the file: {msg!r}")
         elif row["outcome"] != "accepted":
             problems.append(f"{row['file']}: {row['outcome']}: {row['message']}")
@@ -62,6 +63,20 @@ def test_bit_width_0_and_64_named(tmp_path):
     assert "cycle" in rows["cycle.onnx"]
     assert "Quant needs 4 inputs" in rows["quant_3_inputs.onnx"]
     assert "'w'" in rows["missing_weight_initializer.onnx"]
+
+
+def test_external_data_and_forged_names(tmp_path):
+    files = [f for f in hostile_files(tmp_path / "in") if f.stem.startswith(("external_data_", "forged_"))]
+    rows = {r["file"]: r["message"] for r in run_worker(files, tmp_path / "out", timeout=120)}
+    assert "is a FIFO" in rows["external_data_fifo.onnx"] and "is a folder" in rows["external_data_folder.onnx"]
+    assert "is a character device" in rows["external_data_device.onnx"]
+    assert FORGED_NAME.encode("unicode_escape").decode() in rows["forged_name_in_error.onnx"]
+
+
+@pytest.mark.parametrize("probe", cli_probes(), ids=lambda p: p.name)
+def test_cli_probe(probe, tmp_path):
+    problems = run_cli_probe(probe, tmp_path / "probe")
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("seed", [0])

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -355,8 +356,33 @@ def _hostile_models() -> dict[str, object]:
     ext3 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
     ext3.external_data.add(key="location", value="/etc/hostname")
     cases["external_data_absolute"] = _model(nodes, [ext3] + inits[1:])
+    for kind in SIDE_FILES:  # external data that is a FIFO, a device, a folder (made by hostile_files)
+        ext4 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+        ext4.external_data.add(key="location", value=f"side_{kind}.data")
+        cases[f"external_data_{kind}"] = _model(nodes, [ext4] + inits[1:])
     del w
+
+    # names that try to forge output: a line break and terminal escapes in a node named by an error
+    nodes, inits = _mlp_parts()
+    nodes.append(helper.make_node("Softplus", ["y"], ["z"], name=FORGED_NAME))  # refused, naming the node
+    cases["forged_name_in_error"] = _model(nodes, inits, outputs=[
+        helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
     return cases
+
+
+FORGED_NAME = "evil\n\x1b[32mjpq2hw build: bit-exact\x1b[0m"
+SIDE_FILES = ("fifo", "device", "folder")  # external-data targets that are not regular files
+
+
+def _make_side_file(path: Path, kind: str) -> None:
+    if path.exists() or path.is_symlink():
+        return
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "device":
+        path.symlink_to("/dev/zero")  # reading it never ends
+    else:
+        path.mkdir()
 
 
 ACCEPTABLE = {"valid_control", "conv_control"}  # the only hand-made cases that must pass the front half
@@ -365,11 +391,146 @@ ACCEPTABLE = {"valid_control", "conv_control"}  # the only hand-made cases that 
 def hostile_files(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = []
+    for kind in SIDE_FILES:
+        _make_side_file(folder / f"side_{kind}.data", kind)
     for name, m in _hostile_models().items():
         path = folder / f"{name}.onnx"
         path.write_bytes(m if isinstance(m, bytes) else m.SerializeToString())
         out.append(path)
     return out
+
+
+# --- whole-command probes: configs, output folders, paths ---------------------------------------------
+#
+# Each probe is a folder it sets up, a `jpq2hw` command line run in a child process, the exit code it must end
+# with, and files that must survive it unchanged. run_cli_probe checks the rest: a refusal is one line starting
+# "jpq2hw CMD: error:", never "internal error" or a traceback, no raw control characters, within the time box.
+
+_ENTRY = """
+import sys
+import torch, torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+def make():
+    torch.manual_seed(0)
+    x = torch.rand(32, 1, 4, 4); y = (x.mean((1, 2, 3)) > 0.5).long()
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32, 2))
+    return model, DataLoader(TensorDataset(x, y), batch_size=16), lambda m: 0.5
+def boom():
+    raise ValueError("no data here")
+def leave():
+    sys.exit(0)
+"""
+PRECIOUS = "keep me\n"
+
+
+@dataclass
+class CliProbe:
+    name: str
+    argv: list            # after `jpq2hw`; "{dir}" is replaced by the probe's folder
+    code: int = 2         # the exit code it must end with
+    keep: tuple = ()      # files (relative to the folder) that must still hold PRECIOUS afterwards
+    absent: tuple = ()    # paths that must not exist afterwards
+    setup: object = None  # setup(folder) makes the inputs
+
+
+def _compress_setup(config: str, victim: str = "victim"):
+    def setup(folder: Path) -> None:
+        work = folder / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "entry.py").write_text(_ENTRY)
+        (work / "c.yaml").write_text(config)
+        target = folder / victim
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "precious.txt").write_text(PRECIOUS)
+    return setup
+
+
+def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False):
+    def setup(folder: Path) -> None:
+        from testkit.qonnx_builder import QonnxBuilder
+
+        b = QonnxBuilder([1, 4], seed=0)
+        b.save(b.dense(b.x, 3), folder / name)
+        if out_parent_is_file:
+            (folder / "afile").write_text(PRECIOUS)
+    return setup
+
+
+def _synth_setup(name: str):
+    def setup(folder: Path) -> None:
+        out = folder / name
+        (out / "board").mkdir(parents=True)
+        (out / "report.json").write_text(json.dumps({"model": "m.onnx"}))
+        (out / "board" / "stream.json").write_text(json.dumps({"wrapper_name": "w", "hls_tool": "vitis_hls"}))
+    return setup
+
+
+def cli_probes() -> list[CliProbe]:
+    bad_option = "compress: {weight_bits: 12}\n"
+    return [
+        CliProbe("compress_fresh_parent_folder", ["compress", "{dir}/work/c.yaml", "--fresh", "-q"],
+                 keep=("victim/precious.txt",),
+                 setup=_compress_setup("entry: entry.py:make\ncheckpoint_dir: ../victim\n" + bad_option)),
+        CliProbe("compress_fresh_dot", ["compress", "{dir}/work/c.yaml", "--fresh", "-q"], keep=("work/precious.txt",),
+                 setup=_compress_setup("entry: entry.py:make\ncheckpoint_dir: .\n" + bad_option, victim="work")),
+        CliProbe("compress_string_number", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\ncompress: {target_sparsity: '0.9'}\n")),
+        CliProbe("compress_entry_raises", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:boom\n")),
+        CliProbe("compress_entry_exits_0", ["compress", "{dir}/work/c.yaml", "-q"], absent=("work/m.onnx",),
+                 setup=_compress_setup("entry: entry.py:leave\noutput: m.onnx\n")),
+        CliProbe("build_output_parent_is_a_file", ["build", "{dir}/m.onnx", "-o", "{dir}/afile/out", "-q"],
+                 keep=("afile",), setup=_model_setup(out_parent_is_file=True)),
+        CliProbe("build_forged_file_name", ["build", "{dir}/" + FORGED_NAME + ".onnx", "-o", "{dir}/out", "--board",
+                                            "nope"], absent=("out",), setup=_model_setup(FORGED_NAME + ".onnx")),
+        CliProbe("synth_docker_colon", ["synth", "{dir}/a:b", "--docker", "img", "--xilinx-root", "/opt/x",
+                                        "--dry-run"], setup=_synth_setup("a:b")),
+        CliProbe("synth_dry_run_injection", ["synth", "{dir}/x;touch PWNED;#", "--local", "--stage", "csynth",
+                                             "--dry-run"], code=0, setup=_synth_setup("x;touch PWNED;#")),
+    ]
+
+
+def run_cli_probe(probe: CliProbe, folder: Path, timeout: float = 120) -> list[str]:
+    """Run one probe in a child process; the list of what went wrong (empty: it held)."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if probe.setup:
+        probe.setup(folder)
+    argv = [a.replace("{dir}", str(folder)) for a in probe.argv]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "jpq2hw.cli", *argv], capture_output=True, text=True,
+                              timeout=timeout, cwd=folder, env=os.environ | {"PATH": "/usr/bin:/bin"})
+    except subprocess.TimeoutExpired:
+        return [f"{probe.name}: no answer after {timeout} s"]
+    problems = []
+    err = proc.stderr.strip()
+    last = err.splitlines()[-1] if err else ""
+    if proc.returncode != probe.code:
+        problems.append(f"exit {proc.returncode}, expected {probe.code}: {last[:300]}")
+    if probe.code == 2 and not last.startswith(f"jpq2hw {argv[0]}: error:"):
+        problems.append(f"refusal is not one 'jpq2hw {argv[0]}: error:' line: {err[-300:]!r}")
+    if "internal error" in err or "Traceback" in err:
+        problems.append(f"internal error or traceback: {err[-300:]!r}")
+    if any(not ch.isprintable() and ch != "\n" for ch in proc.stdout + proc.stderr):
+        problems.append("raw control characters in the output")
+    for rel in probe.keep:
+        target = folder / rel
+        if not target.is_file() or target.read_text() != PRECIOUS:
+            problems.append(f"{rel} was deleted or changed")
+    for rel in probe.absent:
+        if (folder / rel).exists():
+            problems.append(f"{rel} was written")
+    if probe.name == "synth_dry_run_injection":  # the printed command, pasted into a shell, runs no injected command
+        bin_dir = folder / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / "vitis_hls").chmod(0o755)
+        (folder / "x;touch PWNED;#" / "synth").mkdir()
+        subprocess.run(["sh", "-c", proc.stdout.strip()], cwd=folder, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+        if list(folder.rglob("PWNED")):
+            problems.append(f"pasting the dry-run command ran an injected command: {proc.stdout.strip()!r}")
+    return [f"{probe.name}: {p}" for p in problems]
 
 
 # --- the worker -------------------------------------------------------------------------------------
