@@ -4,11 +4,13 @@
 import argparse
 import importlib
 import os
+import signal
 import sys
 import warnings
 
 from jpq2hw import __version__
 from jpq2hw.errors import EXIT_BAD_INPUT, JpqError, printable
+from jpq2hw.interrupts import Interrupted, signals_interrupt
 
 COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl"]
 
@@ -38,13 +40,22 @@ def main(argv=None) -> int:
     if not os.environ.get("JPQ2HW_WARNINGS"):
         warnings.filterwarnings("ignore")  # the stack's deprecation chatter hides our progress lines
     try:
-        return int(args.func(args) or 0)
+        with signals_interrupt():
+            return int(args.func(args) or 0)
     except JpqError as exc:
         print(f"jpq2hw {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"jpq2hw {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the cleanup has run on the way out
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(f"jpq2hw {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
+    except BrokenPipeError:  # `jpq2hw boards | head`: the reader left; not an error of ours or the user's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
+    except SystemExit as exc:  # code we ran (a compress entry...) called sys.exit: the command did not finish
+        print(printable(f"jpq2hw {args.command}: error: stopped by sys.exit({exc.code!r}) in code it ran"),
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # a bug of ours or of the stack: still one line (JPQ2HW_DEBUG=1 shows the traceback)
         if os.environ.get("JPQ2HW_DEBUG"):
             raise
