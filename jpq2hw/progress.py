@@ -20,6 +20,10 @@ class Progress:
         if not self.quiet:  # messages quote names and paths from the user's files: no raw control characters
             print(printable(message), file=self.stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        """Shown even when quiet (a note the user should act on)."""
+        print(printable(message), file=self.stream, flush=True)
+
     @contextmanager
     def step(self, key: str, label: str):
         """Time a step under `key` (recorded in self.timings) and show `label` while it runs."""

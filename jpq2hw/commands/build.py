@@ -11,7 +11,9 @@ def register(sub) -> None:
         help="QONNX model -> board-ready HLS project, checked bit-exact against onnxruntime",
         description="Convert a quantized (QONNX) model into an hls4ml HLS project with board files, compile it "
         "with g++, run test vectors through it and through onnxruntime, and compare bit for bit. "
-        "Exit 0: built and bit-exact; 1: built but not bit-exact (report.md says where); 2: bad input.",
+        "Exit 0: built and bit-exact; 1: built but not bit-exact (report.md says where); 2: bad input; "
+        "130/143/129: stopped by Ctrl-C/SIGTERM/SIGHUP. OUT is written into a temporary sibling and renamed into "
+        "place at the end, so it is never half-written (docs/security.md).",
     )
     p.add_argument("model", type=Path, help="the .onnx (QONNX) model; external data must sit beside it")
     p.add_argument("--board", default="pynq-z2", help="target board (see `jpq2hw boards`; default pynq-z2)")
@@ -33,6 +35,9 @@ def register(sub) -> None:
                    help="also write Verilog through da4ml, simulate it bit-exact (iverilog) and synthesize it (Yosys)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random test vectors")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--no-limits", action="store_true",
+                   help="build past the resource limits (graph nodes, tensor size, weights, board storage, "
+                        "C-simulation MACs, vector memory: docs/security.md); for people who mean it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -42,6 +47,7 @@ def run(args) -> int:
         model=args.model, board=args.board, out=args.out, vectors=args.vectors, input_data=args.input_data,
         backend=args.backend, io=args.io, reuse_factor=args.reuse_factor, clock_mhz=args.clock_mhz,
         force=args.force, quiet=args.quiet, seed=args.seed, fit=args.fit, rtl=args.rtl, input_type=args.input_type,
+        no_limits=args.no_limits,
     )
     code, _ = run_build(opts)
     return code

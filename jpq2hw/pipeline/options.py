@@ -30,6 +30,7 @@ class BuildOptions:
     seed: int = 0
     fit: str = "none"  # none | auto: pick strategy and reuse factor per layer so the estimate fits the board
     rtl: bool = False  # also Verilog through da4ml, simulated bit-exact (iverilog) and synthesized (Yosys)
+    no_limits: bool = False  # build past the resource limits (jpq2hw/limits.py)
     input_type: str | None = None  # the grid of an unquantized float input, e.g. fixed<16,6> (frontend/input_type.py)
 
     def output_dir(self) -> Path:

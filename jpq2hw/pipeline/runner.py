@@ -16,18 +16,20 @@ def step_names(steps: list[Step] = STEPS) -> list[str]:
 
 def run_steps(state: BuildState, stop_after: str | None = None, steps: list[Step] = STEPS) -> BuildState:
     """Run `steps` up to and including `stop_after` (all of them by default). The steps marked
-    in_output_folder run inside OUT: created before the first of them, removed (and an old OUT restored) when
-    any of them fails, kept when the last of them succeeds."""
+    in_output_folder write into a temporary sibling of OUT (state.out while they run), made before the first of
+    them, renamed to OUT when the last of them succeeds and deleted when any fails (jpq2hw/output_folder.py)."""
     if stop_after is not None and stop_after not in step_names(steps):
         raise ValueError(f"stop_after={stop_after!r}: no such step ({', '.join(step_names(steps))})")
     with ExitStack() as folder:
         in_folder = False
         for step in steps:
             if step.in_output_folder and not in_folder:
-                folder.enter_context(output_folder(state.out, state.options.force))
+                state.work_dir = folder.enter_context(output_folder(state.options.output_dir(), state.options.force,
+                                                                    announce=state.progress.warn))
                 in_folder = True
             elif in_folder and not step.in_output_folder:
-                folder.close()  # the output is complete
+                folder.close()  # the output is complete: renamed into place
+                state.work_dir = None
                 in_folder = False
             if step.when is None or step.when(state):
                 if step.label is None:
@@ -48,6 +50,6 @@ def analyze_file(model: Path | str, **options) -> BuildState:
     from jpq2hw.pipeline.options import BuildOptions
     from jpq2hw.progress import Progress
 
-    opts = BuildOptions(model=Path(model), **{"quiet": True, **options})
+    opts = BuildOptions(model=Path(model), **{"quiet": True, "no_limits": True, **options})
     state = BuildState(options=opts, board=boards.load_board(opts.board), progress=Progress(quiet=opts.quiet))
     return run_steps(state, stop_after="annotate")

@@ -65,6 +65,8 @@ class BuildState:
     # report
     report: dict = field(default_factory=dict)  # report.json's content
     exit_code: int | None = None  # set by the last step
+    # runner: OUT's temporary sibling while the back half writes (renamed to OUT when it is done; output_folder.py)
+    work_dir: Path | None = None
 
     @classmethod
     def start(cls, options: BuildOptions) -> "BuildState":
@@ -81,4 +83,5 @@ class BuildState:
 
     @property
     def out(self) -> Path:
-        return self.options.output_dir()
+        """Where the build writes: the temporary sibling while the back half runs, then OUT itself."""
+        return self.work_dir if self.work_dir is not None else self.options.output_dir()

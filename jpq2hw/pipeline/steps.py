@@ -2,7 +2,7 @@
 steps set and sets its own fields (documented in state.py). `STEPS` pairs each with its name, its progress
 label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
 
-Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs).
+Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs) -> limits.
 Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> axis
 -> trace -> save_vectors -> report -> rtl -> write_report; then summary.
 """
@@ -38,6 +38,10 @@ def load(state: BuildState) -> None:
 
     extensions.register_all()  # custom layers and their pattern passes, for every entry point
     state.model = load_model(state.options.model)
+    if not state.options.no_limits:  # before normalization, whose time grows with the node count
+        from jpq2hw.limits import check_graph_size
+
+        check_graph_size(state.model, state.source)
     validate_structure(state.model, state.source)
 
 
@@ -88,6 +92,15 @@ def annotate(state: BuildState) -> None:
     if opts.fit == "auto":
         state.plan = fit_auto(cost_layers(state.model, state.analysis), state.board, io_type=state.io_type,
                               clock_mhz=state.clock_mhz)
+
+
+def check_limits(state: BuildState) -> None:
+    """Refuse, before hls4ml, g++ or the vectors, a design no board holds or whose check cannot finish."""
+    from jpq2hw import boards
+    from jpq2hw.limits import check_design
+
+    vectors = state.options.vectors + len(state.user_vectors)
+    check_design(state.model, state.analysis, vectors, state.source, boards.load_all_boards())
 
 
 # --- back half: inside the output folder --------------------------------------------------------------------
@@ -302,6 +315,7 @@ STEPS: list[Step] = [
     Step("normalize", normalize, lambda s: "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"),
     Step("validate", validate),
     Step("annotate", annotate, lambda s: "Deriving fixed-point types from the Quant nodes"),
+    Step("limits", check_limits, when=lambda s: not s.options.no_limits),
     Step("convert", convert, lambda s: f"Converting with hls4ml ({BACKENDS[s.options.backend]}, {s.io_type})",
          in_output_folder=True),
     Step("write", write, lambda s: f"Rendering board files for {s.board.name}", in_output_folder=True),

@@ -1,7 +1,8 @@
-"""Run the real build's steps up to (not including) the hls4ml conversion: load, normalize, validate, annotate.
+"""Run the real build's steps up to (not including) the hls4ml conversion: load, normalize, validate, annotate,
+limits.
 
 Used by the hostile-input fuzz and the matrix's cheap checks: the same option checks and steps a user's
-`jpq2hw build` runs (jpq2hw.pipeline), stopped after annotate, so without hls4ml, g++ or an output folder.
+`jpq2hw build` runs (jpq2hw.pipeline), stopped before the conversion, so without hls4ml, g++ or an output folder.
 """
 
 from __future__ import annotations
@@ -14,5 +15,5 @@ def front_half(model_path: Path, out: Path) -> str:
     from jpq2hw.pipeline import BuildOptions, BuildState, run_steps
 
     opts = BuildOptions(model=Path(model_path), out=Path(out), vectors=1, quiet=True)
-    run_steps(BuildState.start(opts), stop_after="annotate")
+    run_steps(BuildState.start(opts), stop_after="limits")
     return "accepted"
