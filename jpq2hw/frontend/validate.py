@@ -156,6 +156,17 @@ def _check_quant_attributes(node, label: str, source: str) -> None:
             raise JpqError(f"{source}: {label}: attribute 'rounding_mode' must be a string")
 
 
+def _shape_through_quants(model: ModelWrapper, tensor: str):
+    """The tensor's shape, or (a file without value_info) that of the tensor its Quant nodes quantize."""
+    for _ in range(8):
+        shape = model.get_tensor_shape(tensor)
+        producer = model.find_producer(tensor)
+        if shape or producer is None or producer.op_type not in ("Quant", "BipolarQuant") or not producer.input:
+            return shape
+        tensor = producer.input[0]
+    return None
+
+
 def _check_window_attributes(model: ModelWrapper, node, label: str, source: str) -> None:
     """Conv/MaxPool: kernel, strides, pads, dilations and group we map exactly (qonnx and hls4ml assume them)."""
     from onnx import AttributeProto
@@ -186,6 +197,10 @@ def _check_window_attributes(model: ModelWrapper, node, label: str, source: str)
         if group < 1 or (w is not None and w.ndim >= 3 and (w.shape[0] % group)):
             raise JpqError(f"{source}: {label}: group={group} does not divide the {w.shape[0] if w is not None else '?'} "
                            f"output channels")
+        x_shape = _shape_through_quants(model, node.input[0]) if node.domain in ("", "ai.onnx") else None
+        if w is not None and x_shape and len(x_shape) == w.ndim and w.shape[1] * group != x_shape[1]:
+            raise JpqError(f"{source}: {label}: the weights {list(w.shape)} with group={group} take "
+                           f"{w.shape[1] * group} input channels, the input has {x_shape[1]}")
         dil = list(attrs["dilations"].ints) if "dilations" in attrs else []
         if any(d != 1 for d in dil):
             raise JpqError(f"{source}: {label}: dilations {dil} are not supported (only 1)")

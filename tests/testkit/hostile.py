@@ -367,6 +367,17 @@ def _hostile_models() -> dict[str, object]:
     nodes.append(helper.make_node("Softplus", ["y"], ["z"], name=FORGED_NAME))  # refused, naming the node
     cases["forged_name_in_error"] = _model(nodes, inits, outputs=[
         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])])
+
+    # resource bombs: refused from their shapes before any heavy work (jpq2hw/limits.py)
+    b = QonnxBuilder([1, 50_000_000], seed=0)
+    cases["bomb_input_50M"] = b.build(b.quant(b.relu(b.x), 4, False, -2)).model
+    nodes, inits = _mlp_parts()
+    chain = [helper.make_node("Relu", [f"c{i}" if i else "y0"], [f"c{i + 1}" if i < 2499 else "y"], name=f"Relu_{i}")
+             for i in range(2500)]
+    nodes[3].output[0] = "y0"
+    cases["bomb_chain_2500"] = _model(nodes + chain, inits)
+    b = QonnxBuilder([1, 1100], seed=0)
+    cases["bomb_dense_1100x1000"] = b.build(b.quant(b.dense(b.x, 1000, wbits=4), 8, True, -2)).model
     return cases
 
 
