@@ -130,6 +130,8 @@ def picture(x, gt, preds: dict, path: Path, rows=(0, 1, 2, 3), gap: int = 3):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--motorcycle", action="store_true", help="also report the real pair, once, at the end")
+    p.add_argument("--no-hardware", action="store_true",
+                   help="skip the cost-model estimates (normalizing a 120x160 stereo graph takes minutes)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     test = N.split("test", N.N_TEST)
@@ -155,7 +157,7 @@ def main(argv=None):
         preds[name] = N.predict(model, xt)
     preds["median constant"] = np.full_like(gt, median)
     example = xt[:1]
-    hw = {name: hardware_estimate(onnx) for name, _, onnx in variants if onnx.exists()}
+    hw = {} if args.no_hardware else {name: hardware_estimate(onnx) for name, _, onnx in variants if onnx.exists()}
     models = {"float dense": float_model, **compressed}
     m_float = R.metrics(float_model, example)
     for name, pred in preds.items():
