@@ -51,15 +51,14 @@ class BuildState:
     expected: np.ndarray | None = None  # the reference's outputs
     float32_differs: list[int] | None = None  # vectors where a float32 reference would have rounded differently
     float32_max: float | None = None  # and the largest difference there
-    # simulate
-    hw: np.ndarray | None = None  # the C-simulation's outputs (hardware units)
+    # simulate (one run of the program compile built: the C-simulation and the AXI-Stream wrapper check)
+    axis: Any = None  # the testbench run (passed: the wrapper's words and bits; outputs; stage, log)
+    hw: np.ndarray | None = None  # the C-simulation's outputs (hardware units), through the wrapper
     result: Any = None  # jpq2hw.verify.csim comparison (bit_exact, mismatches, first_mismatch)
     host_float_error: float | None = None
     # host_tail
     tail_error: float | None = None
     tail_ok: bool = True
-    # axis
-    axis: Any = None  # AXI-Stream wrapper check (passed, stage, log)
     # trace
     divergent: Any = None  # first layer where the C++ departs from the reference, when not bit-exact
     # report

@@ -3,8 +3,10 @@ steps set and sets its own fields (documented in state.py). `STEPS` pairs each w
 label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
 
 Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs) -> limits.
-Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> axis
--> trace -> save_vectors -> report -> rtl -> write_report; then summary.
+Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> trace
+-> save_vectors -> report -> rtl -> write_report; then summary. compile builds one program (network, AXI-Stream
+wrapper, testbench) and simulate runs it once: the C-simulation and the wrapper check together. rtl and the
+report pages are optional late steps: their failure keeps the verified build (report.json: failed_steps).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from jpq2hw.errors import EXIT_NOT_EXACT, EXIT_OK, JpqError
+from jpq2hw.errors import EXIT_LATE_STEP_FAILED, EXIT_NOT_EXACT, EXIT_OK, JpqError
 from jpq2hw.pipeline.options import BACKENDS, choose_io
 from jpq2hw.pipeline.state import BuildState
 
@@ -174,19 +176,36 @@ def reference(state: BuildState) -> None:
 
 
 def compile_cpp(state: BuildState) -> None:
-    from jpq2hw.verify import csim
+    """One C++ program: hls4ml's network, the AXI-Stream wrapper and its testbench (jpq2hw/writer/axis_check.py)."""
+    from jpq2hw.writer.axis_check import build_testbench
 
-    csim.compile_model(state.hls_model)
+    built = build_testbench(state.out, state.project_info)
+    if not built.ok:
+        lines = [l for l in built.log.splitlines() if "error" in l.lower()] or built.log.strip().splitlines()
+        raise JpqError(f"g++ failed to compile the generated C++: {(lines or ['(no output)'])[0].strip()}")
+
+
+DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one random vector
 
 
 def simulate(state: BuildState) -> None:
+    """One run of the program over every vector: the wrapper around hls4ml's top (the top alone beside it on the
+    first few: the same bits), its outputs compared with the reference here."""
     from jpq2hw.verify import csim
+    from jpq2hw.writer.axis_check import run_testbench, write_vectors
 
-    b = state.boundary
-    state.hw = csim.simulate(state.hls_model, state.hw_in, list(state.expected.shape[1:]))
+    b, n = state.boundary, len(state.xs)
+    state.axis = run_testbench(state.out, state.project_info, state.hw_in.reshape(n, -1),
+                               direct_vectors=DIRECT_VECTORS)
+    if state.axis.outputs is None:
+        raise JpqError(f"the C-simulation did not finish: {' '.join(state.axis.log.strip().splitlines()[-1:])}")
+    state.hw = state.axis.outputs.reshape(n, *state.expected.shape[1:])
     # an integer core is compared in its own units (the reference's outputs mapped to codes)
     state.result = csim.compare(state.hw, b.expected_codes(state.expected, state.hw))
     state.host_float_error = b.float_error(state.hw, state.expected)
+    # `make csim` in OUT/board reruns the check against the outputs proven equal to the reference
+    write_vectors(state.out / "board" / "tb_data" / "expected.txt",
+                  b.proven_outputs(state.expected, state.hw).reshape(n, -1))
 
 
 def host_tail(state: BuildState) -> None:
@@ -201,17 +220,8 @@ def host_tail(state: BuildState) -> None:
     state.tail_ok = within_tolerance(hw_final, ref_final)
 
 
-def axis(state: BuildState) -> None:
-    from jpq2hw.writer.axis_check import check_axis_wrapper
-
-    # the wrapper must reproduce the top function: its proven outputs (the reference's, in hardware units)
-    n = len(state.xs)
-    proven = state.boundary.proven_outputs(state.expected, state.hw)
-    state.axis = check_axis_wrapper(state.out, state.project_info, state.hw_in.reshape(n, -1), proven.reshape(n, -1))
-
-
 def trace(state: BuildState) -> None:
-    """After the wrapper check: tracing recompiles the C++ with tracing code."""
+    """hls4ml rewrites and recompiles the C++ with tracing code (its own shared library) to name the layer."""
     from jpq2hw.verify import csim
 
     state.divergent = csim.first_divergent_layer(state.hls_model, state.model,
@@ -275,11 +285,19 @@ def report(state: BuildState) -> None:
 
 
 def rtl(state: BuildState) -> None:
+    """Optional and late: a failure here (a refusal, da4ml, iverilog, Yosys) keeps the verified build; report.json
+    records it under failed_steps and the exit code is EXIT_LATE_STEP_FAILED."""
+    from jpq2hw.report.build_report import failed_step
     from jpq2hw.rtl import rtl_for_build
 
     b = state.boundary
-    section = rtl_for_build(state.out, state.model, state.hw_in, b.proven_outputs(state.expected, state.hw),
-                            state.board, state.progress, estimate=state.report["estimate"], source=state.source)
+    try:
+        section = rtl_for_build(state.out, state.model, state.hw_in, b.proven_outputs(state.expected, state.hw),
+                                state.board, state.progress, estimate=state.report["estimate"], source=state.source)
+    except Exception as exc:  # noqa: BLE001  (Ctrl-C and SIGTERM still stop the build)
+        state.report.setdefault("failed_steps", []).append(failed_step("rtl", exc))
+        state.progress.info(f"  the RTL step failed; the verified build is kept: {state.report['failed_steps'][-1]['error']}")
+        return
     state.report.setdefault("synthesis", {})["yosys"] = section
     state.report["bit_exact"] = state.report["bit_exact"] and section["bit_exact"]
 
@@ -287,7 +305,8 @@ def rtl(state: BuildState) -> None:
 def write_report(state: BuildState) -> None:
     from jpq2hw.report.build_report import write_reports
 
-    write_reports(state.out, state.report)
+    for failure in write_reports(state.out, state.report):  # a page that cannot render is left out, recorded
+        state.progress.info(f"  {failure['step']} failed; report.json is written: {failure['error']}")
 
 
 def summary(state: BuildState) -> None:
@@ -307,7 +326,12 @@ def summary(state: BuildState) -> None:
         info(f"  AXI-Stream wrapper check failed at {state.axis.stage}: {state.axis.log.strip().splitlines()[-1:]}")
     if not state.tail_ok:
         info(f"  host tail outside its float tolerance: max abs error {state.tail_error:g}")
-    state.exit_code = EXIT_OK if state.report["bit_exact"] and state.tail_ok else EXIT_NOT_EXACT
+    if not (state.report["bit_exact"] and state.tail_ok):
+        state.exit_code = EXIT_NOT_EXACT
+    elif state.report.get("failed_steps"):
+        state.exit_code = EXIT_LATE_STEP_FAILED  # built and exact; what failed is in report.json
+    else:
+        state.exit_code = EXIT_OK
 
 
 STEPS: list[Step] = [
@@ -323,12 +347,12 @@ STEPS: list[Step] = [
     Step("choose_reference", choose_reference, in_output_folder=True),
     Step("reference", reference, lambda s: f"Running the reference ({s.reference.kind}) on {len(s.xs)} vectors",
          in_output_folder=True),
-    Step("compile", compile_cpp, lambda s: "Compiling the C++ with g++ (C-simulation)", in_output_folder=True),
-    Step("simulate", simulate, lambda s: f"Simulating {len(s.xs)} vectors and comparing bit for bit",
+    Step("compile", compile_cpp, lambda s: "Compiling the C++ once with g++ (network, AXI-Stream wrapper, testbench)",
          in_output_folder=True),
+    Step("simulate", simulate, lambda s: f"Simulating {len(s.xs)} vectors through the AXI-Stream wrapper and "
+         "comparing bit for bit", in_output_folder=True),
     Step("host_tail", host_tail, lambda s: "Running the host tail (float ops after the core) on both",
          when=lambda s: s.boundary.tail is not None, in_output_folder=True),
-    Step("axis", axis, lambda s: "Checking the AXI-Stream wrapper against the reference (g++)", in_output_folder=True),
     Step("trace", trace, lambda s: "Tracing layers to find where the C++ diverges",
          when=lambda s: not s.result.bit_exact, in_output_folder=True),
     Step("save_vectors", save_vectors, in_output_folder=True),

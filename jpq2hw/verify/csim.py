@@ -1,16 +1,14 @@
-"""C-simulation: compile hls4ml's C++ with g++, run the vectors, compare bit for bit with the reference,
-and, on a mismatch, trace the layers to name the first one that diverges."""
+"""C-simulation verdict: compare the C++'s outputs (jpq2hw/writer/axis_check.py runs them) bit for bit with the
+reference and, on a mismatch, trace the layers to name the first one that diverges."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 
-from jpq2hw.errors import JpqError, ToolMissing
 from qonnx.core.modelwrapper import ModelWrapper
 
 
@@ -24,26 +22,6 @@ class Comparison:
     @property
     def bit_exact(self) -> bool:
         return self.mismatched_vectors == 0
-
-
-def compile_model(hls_model) -> None:
-    if shutil.which("g++") is None:
-        raise ToolMissing("g++ is not installed: it is needed for the C-simulation (apt-get install g++)")
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            hls_model.compile()
-    except Exception as exc:
-        tail = " ".join(out.getvalue().strip().splitlines()[-2:])
-        raise JpqError(f"g++ failed to compile the generated C++ ({type(exc).__name__}: {exc}) {tail}") from None
-
-
-def simulate(hls_model, xs: np.ndarray, out_shape: list[int]) -> np.ndarray:
-    """Run the compiled C++ on xs (n, *input shape); float64 in and out, so no value is rounded on the way."""
-    flat = np.ascontiguousarray(xs.reshape(len(xs), -1), dtype=np.float64)
-    with contextlib.redirect_stdout(io.StringIO()):
-        y = hls_model.predict(flat)
-    return np.asarray(y, dtype=np.float64).reshape(len(xs), *out_shape)
 
 
 def compare(hw: np.ndarray, ref: np.ndarray) -> Comparison:

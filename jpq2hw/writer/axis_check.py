@@ -72,25 +72,57 @@ def run_testbench(out_dir, info: ProjectInfo, inputs, expected=None, direct_vect
         args.append(str(data_dir / "expected.txt"))
     else:
         (data_dir / "expected.txt").unlink(missing_ok=True)  # a stale file would be checked by `make csim`
-    outputs_path = data_dir / OUTPUTS
-    outputs_path.unlink(missing_ok=True)
-    try:
+    # the vectors split over the free cores: one testbench process per part, each part's files beside the whole
+    bounds = np.linspace(0, len(x), _parts(len(x)) + 1).astype(int)
+    parts = []
+    for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        part_args = list(args)
+        if len(bounds) > 2:
+            part_args = [str(data_dir / f".part{i}_{Path(a).name}") for a in args]
+            write_vectors(Path(part_args[0]), x[lo:hi])
+            if expected is not None:
+                write_vectors(Path(part_args[1]), y[lo:hi])
         if direct_vectors is not None:
-            args += ["-d", str(int(direct_vectors))]
-        ran = subprocess.run([str(testbench_path(out_dir, info)), *args, "-o", str(outputs_path)],
-                             capture_output=True, text=True, cwd=board_dir, timeout=timeout_s,
-                             preexec_fn=_large_stack)
-    except subprocess.TimeoutExpired:
-        return AxisCheckResult(False, len(x), "run", f"the testbench ran longer than {timeout_s:.0f} s")
-    log = (ran.stdout + ran.stderr)[-4000:]
-    if ran.returncode < 0:
-        log += f"\nthe testbench died with signal {-ran.returncode}"
-    outputs = None
-    if ran.returncode in (0, 1) and outputs_path.is_file():
-        outputs = np.loadtxt(outputs_path, dtype=np.float64, ndmin=2).reshape(-1, info.output.size)
-        if len(outputs) != len(x):
-            return AxisCheckResult(False, len(x), "run", log + f"\n{len(outputs)} output vectors for {len(x)} inputs")
-    return AxisCheckResult(ran.returncode == 0, len(x), "run", log, outputs)
+            part_args += ["-d", str(max(0, int(direct_vectors) - lo))]
+        part_out = data_dir / (OUTPUTS if len(bounds) == 2 else f".part{i}_{OUTPUTS}")
+        part_out.unlink(missing_ok=True)
+        parts.append((hi - lo, part_out, subprocess.Popen(
+            [str(testbench_path(out_dir, info)), *part_args, "-o", str(part_out)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=board_dir, preexec_fn=_large_stack)))
+    logs, outputs, passed, error = [], [], True, None
+    for count, part_out, proc in parts:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            error = error or f"the testbench ran longer than {timeout_s:.0f} s"
+            continue
+        logs.append(stdout + stderr)
+        if proc.returncode < 0:
+            error = error or f"the testbench died with signal {-proc.returncode}"
+        elif proc.returncode not in (0, 1) or not part_out.is_file():
+            error = error or f"the testbench stopped with exit code {proc.returncode}"
+        else:
+            got = np.loadtxt(part_out, dtype=np.float64, ndmin=2).reshape(-1, info.output.size)
+            if len(got) != count:
+                error = error or f"{len(got)} output vectors for {count} inputs"
+            outputs.append(got)
+        passed = passed and proc.returncode == 0
+    if len(parts) > 1:
+        for f in data_dir.glob(".part*"):
+            f.unlink()
+    log = "".join(logs)[-4000:]
+    if error is not None:
+        return AxisCheckResult(False, len(x), "run", (log + "\n" + error).strip())
+    return AxisCheckResult(passed, len(x), "run", log, np.concatenate(outputs))
+
+
+MIN_VECTORS_PER_PART = 25  # below this a second process costs more than it saves
+
+
+def _parts(vectors: int) -> int:
+    return max(1, min(gxx.workers(), vectors // MIN_VECTORS_PER_PART))
 
 
 def check_axis_wrapper(out_dir, info: ProjectInfo, inputs, expected=None, timeout_s: float = 1200) -> AxisCheckResult:
