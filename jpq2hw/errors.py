@@ -3,6 +3,7 @@
 EXIT_OK = 0
 EXIT_NOT_EXACT = 1
 EXIT_BAD_INPUT = 2
+EXIT_LATE_STEP_FAILED = 3  # built and bit-exact, but an optional late step (--rtl, a report page) failed
 
 
 def printable(text: str) -> str:

@@ -12,6 +12,7 @@ def register(sub) -> None:
         description="Convert a quantized (QONNX) model into an hls4ml HLS project with board files, compile it "
         "with g++, run test vectors through it and through onnxruntime, and compare bit for bit. "
         "Exit 0: built and bit-exact; 1: built but not bit-exact (report.md says where); 2: bad input; "
+        "3: built and bit-exact, but an optional late step (--rtl, a report page) failed (report.json: failed_steps); "
         "130/143/129: stopped by Ctrl-C/SIGTERM/SIGHUP. OUT is written into a temporary sibling and renamed into "
         "place at the end, so it is never half-written (docs/security.md).",
     )

@@ -129,14 +129,35 @@ def add_synthesis(out_dir: Path, report: dict) -> None:
         report.setdefault("synthesis", {})["hls"] = syn
 
 
-def write_reports(out_dir: Path, report: dict) -> None:
+def write_reports(out_dir: Path, report: dict) -> list[dict]:
+    """report.json, report.md, report.html. Rendering a page is an optional late step: one that fails is left out
+    and recorded in report['failed_steps'] (returned too), so report.json is always written, and last."""
     from jpq2hw.report.html_report import render_html
 
     out_dir = Path(out_dir)
     add_synthesis(out_dir, report)
+    failed = []
+    for name, render_page in (("report.md", render_markdown), ("report.html", render_html)):
+        try:
+            text = render_page(report)
+        except Exception as exc:  # noqa: BLE001  (a page the templates cannot render must not lose the build)
+            failed.append(failed_step(f"render {name}", exc))
+            continue
+        (out_dir / name).write_text(text)
+    if failed:
+        report.setdefault("failed_steps", []).extend(failed)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out_dir / "report.md").write_text(render_markdown(report))
-    (out_dir / "report.html").write_text(render_html(report))
+    return failed
+
+
+def failed_step(step: str, exc: BaseException) -> dict:
+    """report.json's record of an optional step that failed: which, and why in one line."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return {"step": step, "error": f"{type(exc).__name__}: {text[:300]}{where}"}
 
 
 def render_markdown(report: dict) -> str:

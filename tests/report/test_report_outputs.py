@@ -169,3 +169,18 @@ def test_ports_listed_with_shape_and_axi_word_width(estimate_report):
     md, html = render_markdown(estimate_report), render_html(estimate_report)
     assert "| Input | shape [8, 8, 3]" in md and "192 AXI-Stream words of 8 bits" in md
     assert "192 AXI-Stream words of 8 bits" in html and "(width set by the build)" in md
+
+
+def test_a_page_that_cannot_render_is_recorded_not_fatal(estimate_report, tmp_path, monkeypatch):
+    """Rendering report.html fails: report.md and report.json are still written, and report.json says why."""
+    import jpq2hw.report.html_report as html_report
+
+    def broken(report):
+        return None * 2  # the kind of TypeError a template hit on a weightless layer
+
+    monkeypatch.setattr(html_report, "render_html", broken)
+    failed = write_reports(tmp_path, as_build_report(estimate_report))
+    assert [f["step"] for f in failed] == ["render report.html"] and "TypeError" in failed[0]["error"]
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["failed_steps"] == failed
+    assert (tmp_path / "report.md").is_file() and not (tmp_path / "report.html").exists()
