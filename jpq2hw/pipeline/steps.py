@@ -177,8 +177,10 @@ def reference(state: BuildState) -> None:
 
 def compile_cpp(state: BuildState) -> None:
     """One C++ program: hls4ml's network, the AXI-Stream wrapper and its testbench (jpq2hw/writer/axis_check.py)."""
+    from jpq2hw.verify.stack import check_stack
     from jpq2hw.writer.axis_check import build_testbench
 
+    check_stack(state.hls_model)  # a layer too large for the system's stack is refused before g++ runs
     built = build_testbench(state.out, state.project_info)
     if not built.ok:
         lines = [l for l in built.log.splitlines() if "error" in l.lower()] or built.log.strip().splitlines()
@@ -198,7 +200,13 @@ def simulate(state: BuildState) -> None:
     state.axis = run_testbench(state.out, state.project_info, state.hw_in.reshape(n, -1),
                                direct_vectors=DIRECT_VECTORS)
     if state.axis.outputs is None:
-        raise JpqError(f"the C-simulation did not finish: {' '.join(state.axis.log.strip().splitlines()[-1:])}")
+        why = " ".join(state.axis.log.strip().splitlines()[-1:])
+        if "signal 11" in why:  # SIGSEGV
+            from jpq2hw.verify.stack import stack_limit
+
+            limit = stack_limit()
+            why += f" (a stack overflow? the stack limit is {'unlimited' if limit is None else f'{limit >> 20} MiB'})"
+        raise JpqError(f"the C-simulation did not finish: {why}")
     state.hw = state.axis.outputs.reshape(n, *state.expected.shape[1:])
     # an integer core is compared in its own units (the reference's outputs mapped to codes)
     state.result = csim.compare(state.hw, b.expected_codes(state.expected, state.hw))
