@@ -32,12 +32,12 @@ def test_build_rtl_with_maxpool_renders_the_report(cnn, tmp_path):
 
 
 def test_failed_rtl_step_keeps_the_verified_build(cnn, tmp_path, monkeypatch):
-    import jpq2hw.rtl.run as rtl_run
+    import jpq2hw.rtl.synth as rtl_synth
 
     def killed(*args, **kwargs):
         raise RuntimeError("yosys was killed (signal 9)")
 
-    monkeypatch.setattr(rtl_run, "synthesize", killed)  # fails after the Verilog is written and simulated
+    monkeypatch.setattr(rtl_synth, "synthesize", killed)  # fails after the Verilog is written and simulated
     out = tmp_path / "out"
     code, report = run_build(BuildOptions(model=cnn, out=out, vectors=6, rtl=True, quiet=True))
     assert code == EXIT_LATE_STEP_FAILED
