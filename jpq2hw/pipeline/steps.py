@@ -194,7 +194,7 @@ def simulate(state: BuildState) -> None:
     """One run of the program over every vector: the wrapper around hls4ml's top (the top alone beside it on the
     first few: the same bits), its outputs compared with the reference here."""
     from jpq2hw.verify import csim
-    from jpq2hw.writer.axis_check import run_testbench, write_vectors
+    from jpq2hw.writer.axis_check import run_testbench, testbench_path, write_vectors
 
     b, n = state.boundary, len(state.xs)
     state.axis = run_testbench(state.out, state.project_info, state.hw_in.reshape(n, -1),
@@ -211,9 +211,11 @@ def simulate(state: BuildState) -> None:
     # an integer core is compared in its own units (the reference's outputs mapped to codes)
     state.result = csim.compare(state.hw, b.expected_codes(state.expected, state.hw))
     state.host_float_error = b.float_error(state.hw, state.expected)
-    # `make csim` in OUT/board reruns the check against the outputs proven equal to the reference
+    # `make csim` in OUT/board reruns the check against the outputs proven equal to the reference; it compiles
+    # the testbench again: this one has the temporary folder's absolute weights path compiled in
     write_vectors(state.out / "board" / "tb_data" / "expected.txt",
                   b.proven_outputs(state.expected, state.hw).reshape(n, -1))
+    testbench_path(state.out, state.project_info).unlink(missing_ok=True)
 
 
 def host_tail(state: BuildState) -> None:

@@ -47,7 +47,7 @@ def test_failed_rtl_step_keeps_the_verified_build(cnn, tmp_path, monkeypatch):
     assert "yosys was killed" in on_disk["failed_steps"][0]["error"]
     assert "yosys" not in on_disk.get("synthesis", {})
     # the verified build is all there
-    for rel in ("hls/firmware/myproject.cpp", "board/myproject_axis_tb", "board/Makefile", "report.md",
+    for rel in ("hls/firmware/myproject.cpp", "board/myproject_axis_tb.cpp", "board/Makefile", "report.md",
                 "report.html"):
         assert (out / rel).is_file(), rel
     assert np.load(out / "vectors" / "expected.npy").shape[0] == 6
