@@ -89,3 +89,29 @@ def test_predict_writes_a_disparity_image(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "nope.png" in bad.stderr and "Traceback" not in bad.stderr
     assert out.read_bytes() == before
+
+
+def test_predict_runs_the_shipped_compressed_model(tmp_path):
+    """The default model is the committed QONNX one, run through the build's reference: on a frame-size pair
+    (a test-split scene, never the real pair) predict.py's map is exactly the reference's output."""
+    from PIL import Image
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from jpq2hw.data.stereo_scenes import make_scene
+    from jpq2hw.verify.reference import Reference
+
+    p = make_scene(2_000_003, N.DATA)
+    views = [(p[k] * 255).round().astype(np.uint8) for k in ("left", "right")]
+    for k, v in zip(("left", "right"), views):
+        Image.fromarray(v).save(tmp_path / f"{k}.png")
+    run = subprocess.run([sys.executable, str(EXAMPLE / "predict.py"), str(tmp_path / "left.png"),
+                          str(tmp_path / "right.png"), "-o", str(tmp_path / "d.png"), "--raw", str(tmp_path / "d.npy")],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "scenenet_90.onnx" in run.stdout
+    ref = Reference(ModelWrapper(str(EXAMPLE / "scenenet_90.onnx")), max_accum_bits=20)
+    want = ref.run_batch(np.stack(views)[None].astype(np.float32) / 255.0)[0, 0]
+    got = np.load(tmp_path / "d.npy")
+    assert got.shape == want.shape == N.FRAME
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) > 3   # a disparity map, not a constant
