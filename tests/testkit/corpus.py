@@ -42,7 +42,9 @@ CASES = [
     _qkeras("qkeras_qconv2d_w4_b8.onnx"),
     _qkeras("qkeras_qconv2d_ternary_w2_b2.onnx"),
     _qkeras("qkeras_qconv2d_binary_w1_b4.onnx"),
-    CorpusCase("brevitas_espcn_depthtospace_w4a4.onnx", pending="DepthToSpace and a float input straight into a Conv"),
+    # a float image input straight into the first Conv: the grid of 8-bit pixels
+    CorpusCase("brevitas_espcn_depthtospace_w4a4.onnx", ("--input-type", "uint8*1/255"),
+               pending="DepthToSpace and a float input straight into a Conv"),
     CorpusCase("brevitas_espcn_nnresize_w4a4.onnx", pending="nearest Resize and per-channel float scales"),
     CorpusCase("brevitas_sepconv_chlast_perchannel_w8a8.onnx", pending="channels-last depthwise convolutions"),
     CorpusCase("brevitas_branched_chlast_w4a4.onnx", pending="channels-last depthwise convolutions"),
