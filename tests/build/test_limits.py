@@ -68,8 +68,8 @@ def test_a_long_chain_is_refused_before_normalizing(tmp_path):
 
 
 def test_a_layer_no_board_can_hold_is_refused(tmp_path):
-    b = QonnxBuilder([1, 2048], seed=0)
-    b.save(b.quant(b.dense(b.x, 4096, wbits=8, w_scale_exp=-6), 8, True, -2), tmp_path / "big.onnx")
+    b = QonnxBuilder([1, 2048], seed=0)  # 2048 x 2048 weights of 16 bits: 67 Mbit, more than a ZCU104 holds
+    b.save(b.quant(b.dense(b.x, 2048, wbits=16, w_scale_exp=-12), 8, True, -2), tmp_path / "big.onnx")
     rc, err, _, _ = refuse(tmp_path / "big.onnx", timeout=300)
     assert rc == 2 and "can hold at all" in err and "zcu104" in err and "MatMul" in err, err
 

@@ -10,7 +10,7 @@ import pytest
 
 from testkit import child_command
 from testkit.hostile import (ACCEPTABLE, CASE_SECONDS, FORGED_NAME, cli_probes, hostile_files, mutated_files,
-                             run_cli_probe, structural_files)
+                             structural_files)
 
 N_BYTE_MUTATIONS = 120
 N_STRUCTURAL = 160
@@ -73,9 +73,13 @@ def test_external_data_and_forged_names(tmp_path):
     assert FORGED_NAME.encode("unicode_escape").decode() in rows["forged_name_in_error.onnx"]
 
 
-@pytest.mark.parametrize("probe", cli_probes(), ids=lambda p: p.name)
-def test_cli_probe(probe, tmp_path):
-    problems = run_cli_probe(probe, tmp_path / "probe")
+def test_cli_probes(tmp_path):
+    """Configs, output folders and paths through whole commands, in one child process (see cli_probes)."""
+    argv, env = child_command("hostile", "--cli-probes", str(tmp_path))
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert [r["probe"] for r in rows] == [p.name for p in cli_probes()], proc.stderr[-800:]
+    problems = [p for r in rows for p in r["problems"]]
     assert not problems, "\n".join(problems)
 
 

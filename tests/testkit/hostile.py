@@ -501,19 +501,27 @@ def cli_probes() -> list[CliProbe]:
     ]
 
 
-def run_cli_probe(probe: CliProbe, folder: Path, timeout: float = 120) -> list[str]:
-    """Run one probe in a child process; the list of what went wrong (empty: it held)."""
+def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
+    """Run one probe through jpq2hw's CLI entry (in this process, output captured, PATH without Xilinx tools);
+    the list of what went wrong (empty: it held). A whole run of them goes through the child worker below."""
+    import contextlib
+    import io
     import subprocess
+
+    from jpq2hw.cli import main as cli_main
 
     folder.mkdir(parents=True, exist_ok=True)
     if probe.setup:
         probe.setup(folder)
     argv = [a.replace("{dir}", str(folder)) for a in probe.argv]
+    out, err_stream, path = io.StringIO(), io.StringIO(), os.environ.get("PATH", "")
+    os.environ["PATH"] = "/usr/bin:/bin"
     try:
-        proc = subprocess.run([sys.executable, "-m", "jpq2hw.cli", *argv], capture_output=True, text=True,
-                              timeout=timeout, cwd=folder, env=os.environ | {"PATH": "/usr/bin:/bin"})
-    except subprocess.TimeoutExpired:
-        return [f"{probe.name}: no answer after {timeout} s"]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err_stream):
+            code = cli_main(argv)
+    finally:
+        os.environ["PATH"] = path
+    proc = subprocess.CompletedProcess(argv, code, out.getvalue(), err_stream.getvalue())
     problems = []
     err = proc.stderr.strip()
     last = err.splitlines()[-1] if err else ""
@@ -587,6 +595,12 @@ def check_file(path: Path, out_root: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--cli-probes"]:  # one JSON line per probe: {"probe", "problems"}
+        root = Path(argv[1])
+        for probe in cli_probes():
+            problems = run_cli_probe(probe, root / probe.name)
+            print(json.dumps({"probe": probe.name, "problems": problems}), flush=True)
+        return 0
     out_root = Path(argv[0])
     out_root.mkdir(parents=True, exist_ok=True)
     import warnings
