@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
 from jpq2hw.compress.graph import _adaptive_window, _arg, _pair, classify, propagate_shapes, trace, user_name
-from jpq2hw.compress.qmodules import QuantAct, QuantConv2d, QuantConvTranspose2d, QuantLinear, WEIGHT_LAYERS
+from jpq2hw.compress.qmodules import (QuantAct, QuantBatchNorm2d, QuantConv2d, QuantConvTranspose2d, QuantLinear,
+                                     WEIGHT_LAYERS)
 from jpq2hw.compress.quantizers import quantize
 from jpq2hw.compress.stereo import CostVolume, DisparityArgmax, Siamese
 from jpq2hw.errors import JpqError
@@ -147,6 +148,20 @@ def _act(b: _Builder, q: QuantAct, name: str, x: str) -> str:
         x = b.node("LeakyRelu", [x], f"{safe}_leaky", alpha=float(q.slope))
     b.layers.append({"name": name, "type": "QuantAct", "act_bits": q.bits, "signed": q.signed, "scale": q.scale})
     return b.quant(x, safe, q.scale, q.bits, q.signed, q.narrow)
+
+
+def _batchnorm(b: _Builder, m: nn.Module, name: str, x: str) -> str:
+    """A BatchNorm not folded into a layer: BatchNormalization with its running statistics (inference)."""
+    if not isinstance(m, QuantBatchNorm2d) or not m.quant_enabled:
+        raise JpqError(f"layer {name}: quantization is off; run compress before export")
+    safe = name.replace(".", "_")
+    k_q, c_q = m.affine_q()
+    c = m.num_features
+    params = [b.const(f"{safe}_{k}", v) for k, v in (("gamma", _np(k_q)), ("beta", _np(c_q)),
+                                                      ("mean", np.zeros(c, np.float32)),
+                                                      ("var", np.ones(c, np.float32)))]
+    b.layers.append({"name": name, "type": "BatchNorm (dyadic affine)", "folded": False})
+    return b.node("BatchNormalization", [x, *params], f"{safe}_bn", epsilon=0.0)
 
 
 def _pool_args(node: fx.Node, modules: dict) -> dict:
@@ -272,6 +287,8 @@ def build_onnx(model: nn.Module, example_input: torch.Tensor) -> onnx.ModelProto
             value[node] = _maxpool(b, node, modules, name, src)
         elif kind == "avgpool":
             value[node] = _avgpool(b, node, modules, name, src)
+        elif kind == "batchnorm":
+            value[node] = _batchnorm(b, modules[node.target], name, src)
         elif kind == "add":
             a, c = (value[t] for t in node.args if isinstance(t, fx.Node))
             value[node] = b.node("Add", [a, c], f"{name}_add")

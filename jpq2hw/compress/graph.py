@@ -7,7 +7,8 @@ Quantizers compress inserts, so that every layer input is on a fixed-point grid 
 input_scale * weight_scale):
   - the inputs of an add or a concatenation that are not quantized yet get a signed quantizer, and all the
     inputs of one add/concatenation share one scale (the sum is then exact on that grid);
-  - an average pool is followed by a quantizer (a mean by a size that is not a power of two is on no grid).
+  - an average pool is followed by a quantizer (a mean by a size that is not a power of two is on no grid),
+    and so is a BatchNorm that could not be folded into the layer before it (it stays a BatchNorm).
 Functional activations (F.relu, torch.relu, F.relu6, F.hardtanh, F.leaky_relu) become quantized activation
 modules like their nn.Module twins.
 """
@@ -23,7 +24,7 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from jpq2hw.compress.qmodules import WEIGHT_LAYERS, QuantAct, share_scale
+from jpq2hw.compress.qmodules import WEIGHT_LAYERS, QuantAct, QuantBatchNorm2d, share_scale
 from jpq2hw.compress.stereo import STEREO_MODULES, CostVolume, DisparityArgmax, Siamese
 from jpq2hw.errors import JpqError
 
@@ -33,7 +34,8 @@ KINDS = {
                "Conv / MatMul(+Add) / ConvTranspose with Quant weights and biases"),
     "act": ("nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU, F.relu, torch.relu, F.relu6, F.hardtanh, F.leaky_relu",
             "Relu / Clip / LeakyRelu, then an activation Quant"),
-    "batchnorm": ("nn.BatchNorm1d/2d right after a Conv2d/Linear", "folded into that layer's weights and bias"),
+    "batchnorm": ("nn.BatchNorm1d/2d right after a Conv2d/Linear: folded into its weights and bias; "
+                  "nn.BatchNorm2d elsewhere: a quantized affine", "BatchNormalization (dyadic), then a Quant"),
     "maxpool": ("nn.MaxPool2d, F.max_pool2d", "MaxPool"),
     "avgpool": ("nn.AvgPool2d, nn.AdaptiveAvgPool2d (output 1 or a divisor), F.avg_pool2d, "
                 "F.adaptive_avg_pool2d, x.mean((2, 3))", "AveragePool / GlobalAveragePool, then a Quant"),
@@ -76,7 +78,8 @@ class _Tracer(fx.Tracer):
         return node
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, (QuantAct, *WEIGHT_LAYERS, *STEREO_MODULES)) or super().is_leaf_module(m, qualname)
+        return isinstance(m, (QuantAct, QuantBatchNorm2d, *WEIGHT_LAYERS, *STEREO_MODULES)) \
+            or super().is_leaf_module(m, qualname)
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
@@ -150,9 +153,11 @@ def classify(node: fx.Node, modules: dict) -> tuple[str | None, str]:
             return ("flatten", "") if (m.start_dim, m.end_dim) == (1, -1) else (None, "flatten(x, 1) only")
         if isinstance(m, (nn.Identity, nn.Dropout)):
             return "identity", ""
+        if isinstance(m, QuantBatchNorm2d):  # one that could not be folded
+            return "batchnorm", ""
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            return None, ("a BatchNorm is folded only right after a Conv2d/Linear whose output feeds nothing "
-                          "else, and needs running statistics (track_running_stats=True)")
+            return None, ("a BatchNorm1d is folded only right after a Linear; a BatchNorm needs running statistics "
+                          "(track_running_stats=True)")
         return None, f"{type(m).__name__} is not supported; supported layers: see docs/compress.md"
     if node.op == "call_function":
         fn = node.target
@@ -330,12 +335,13 @@ def add_quantizers(gm: fx.GraphModule, act_bits: int) -> fx.GraphModule:
                 group.append(q)
             share_scale(group)
             made[node] = group[0]
-        elif kind == "avgpool":
+        elif kind in ("avgpool", "batchnorm"):
             users = list(node.users)
             if len(users) == 1 and users[0].op == "call_module" and isinstance(modules[users[0].target], QuantAct):
                 continue  # quantized already (a model prepared before)
             src = _grid_source(node.args[0], modules, made)
-            q = QuantAct(act_bits, signed=True if src is None else src.signed, relu=False)
+            signed = True if src is None or kind == "batchnorm" else src.signed  # a BatchNorm shifts below 0
+            q = QuantAct(act_bits, signed=signed, relu=False)
             _insert_after(gm, node, f"q_{node.name}", q)
         modules = dict(gm.named_modules())
     gm.graph.lint()

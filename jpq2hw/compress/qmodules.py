@@ -160,6 +160,39 @@ class QuantAct(nn.Module):
         return f"bits={self.bits}, signed={self.signed}, relu={self.relu}{extra}"
 
 
+class QuantBatchNorm2d(nn.BatchNorm2d):
+    """A BatchNorm that could not be folded into a layer: a normal BatchNorm while float; once quantization is
+    on, the per-channel affine of its running statistics, y = k_q * x + c_q, with k = gamma / sqrt(var + eps)
+    and c = beta - mean * k rounded to power-of-two grids (8 and 16 bits): dyadic constants, so the exported
+    BatchNormalization (k_q, c_q, mean 0, var 1, eps 0) is exact in fixed point and in float32."""
+
+    quant_enabled = False
+
+    def affine_q(self) -> tuple[torch.Tensor, torch.Tensor]:
+        from jpq2hw.compress.quantizers import quantize
+
+        k = (self.weight if self.affine else 1.0) / torch.sqrt(self.running_var + self.eps)
+        c = (self.bias if self.affine else 0.0) - self.running_mean * k
+        k_q = quantize(k, pow2_scale_for_max(k.detach().abs().max().item(), 8, True, False), 8, True, False)
+        c_q = quantize(c, pow2_scale_for_max(c.detach().abs().max().item(), 16, True, False), 16, True, False)
+        return k_q, c_q
+
+    def forward(self, x):
+        if not self.quant_enabled:
+            return super().forward(x)
+        k_q, c_q = self.affine_q()
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * k_q.reshape(shape) + c_q.reshape(shape)
+
+
+def _quant_batchnorm(m: nn.BatchNorm2d) -> QuantBatchNorm2d:
+    new = QuantBatchNorm2d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+    new.load_state_dict(m.state_dict())
+    if m.affine:
+        new.weight, new.bias = m.weight, m.bias
+    return new
+
+
 def share_scale(quantizers) -> None:
     """Make `quantizers` (and the groups they are already in) use one scale."""
     group = []
@@ -193,7 +226,7 @@ def act_quantizers(model: nn.Module) -> dict[str, QuantAct]:
 
 def set_quant_enabled(model: nn.Module, enabled: bool) -> None:
     for m in model.modules():
-        if isinstance(m, (QuantAct, *WEIGHT_LAYERS)):
+        if isinstance(m, (QuantAct, QuantBatchNorm2d, *WEIGHT_LAYERS)):
             m.quant_enabled = enabled
 
 
@@ -234,6 +267,8 @@ def _swap(module: nn.Module, bits_for) -> nn.Module:
                           weight_bits=bits_for("weight"), bias_bits=bits_for("bias"))
     elif type(module) in ACTIVATIONS:
         return ACTIVATIONS[type(module)](module, bits_for("act"))
+    elif type(module) is nn.BatchNorm2d and module.running_var is not None:  # left after folding
+        return _quant_batchnorm(module)
     else:
         return module
     new.weight = module.weight

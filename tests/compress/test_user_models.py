@@ -71,6 +71,22 @@ def test_user_models_compress_export_and_build_bit_exact(kind, tmp_path):
         assert any(name.startswith("DepthwiseConv2D") for name in report["hls_types"])
 
 
+@pytest.mark.slow
+def test_batchnorm_that_cannot_fold_is_kept_and_exact(tmp_path):
+    from onnx import load
+
+    from jpq2hw.build import BuildOptions, run_build
+    from user_models import BatchNormAfterAdd
+
+    torch.manual_seed(0)
+    loader, x = digits()
+    model, _ = compress(BatchNormAfterAdd(), loader, None, CompressConfig.for_method("joint", **TINY))
+    to_qonnx(model, x[:1], tmp_path / "m.onnx")
+    assert "BatchNormalization" in {n.op_type for n in load(str(tmp_path / "m.onnx")).graph.node}
+    code, report = run_build(BuildOptions(model=tmp_path / "m.onnx", out=tmp_path / "o", quiet=True, vectors=20))
+    assert code == 0 and report["bit_exact"] and report["mismatched_vectors"] == 0
+
+
 class WithGelu(nn.Module):
     def __init__(self):
         super().__init__()

@@ -91,3 +91,20 @@ class DropoutLeakyMlp(nn.Module):
 
 
 MODELS = {"cnn": ConvBnCnn, "resnet": TinyResNet, "mobilenet": MobileNetStyle, "mlp": DropoutLeakyMlp}
+
+
+class BatchNormAfterAdd(nn.Module):
+    """A BatchNorm that follows no Conv/Linear (after a residual add): kept as a BatchNorm."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
+        self.a = nn.Conv2d(4, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 1)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 8 * 8, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.bn(F.relu(self.a(x)) + self.b(x))
+        return self.fc(torch.flatten(y, 1))
