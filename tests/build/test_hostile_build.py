@@ -3,7 +3,6 @@ problem (never 'internal error'), quotes names without raw control characters, a
 
 import os
 
-import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
