@@ -75,10 +75,10 @@ def test_a_layer_no_board_can_hold_is_refused(tmp_path):
 
 
 def test_too_many_weights_for_g_plus_plus_are_refused(tmp_path):
-    b = QonnxBuilder([1, 1100], seed=0)
-    b.save(b.quant(b.dense(b.x, 1000, wbits=4), 8, True, -2), tmp_path / "wide.onnx")
-    rc, err, _, _ = refuse(tmp_path / "wide.onnx")
-    assert rc == 2 and "1,100,000 weights" in err, err
+    b = QonnxBuilder([1, 2900], seed=0)  # 2-bit: fits a board's storage, but 8,410,000 > 2^23 C++ constants
+    b.save(b.quant(b.dense(b.x, 2900, wbits=2, w_scale_exp=-1), 8, True, -2), tmp_path / "wide.onnx")
+    rc, err, _, _ = refuse(tmp_path / "wide.onnx", timeout=300)
+    assert rc == 2 and "8,410,000 weights" in err and "C++ constants" in err, err
 
 
 def test_a_c_simulation_that_would_not_finish_is_refused(tmp_path):

@@ -376,8 +376,8 @@ def _hostile_models() -> dict[str, object]:
              for i in range(2500)]
     nodes[3].output[0] = "y0"
     cases["bomb_chain_2500"] = _model(nodes + chain, inits)
-    b = QonnxBuilder([1, 1100], seed=0)
-    cases["bomb_dense_1100x1000"] = b.build(b.quant(b.dense(b.x, 1000, wbits=4), 8, True, -2)).model
+    b = QonnxBuilder([1, 2048], seed=0)  # 2048 x 2048 x 16 bits: more than any listed board holds
+    cases["bomb_dense_2048x2048"] = b.build(b.quant(b.dense(b.x, 2048, wbits=16, w_scale_exp=-12), 8, True, -2)).model
     return cases
 
 
