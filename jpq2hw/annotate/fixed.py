@@ -81,14 +81,16 @@ class Range:
     def max(self) -> Fraction:
         return Fraction(self.hi, 1 << self.frac) if self.frac >= 0 else Fraction(self.hi * (1 << -self.frac))
 
-    def to_type(self) -> FixedType:
-        """The narrowest fixed type holding every value of the range exactly (TRN/WRAP: nothing rounds)."""
+    def to_type(self, rounded_from: bool = True) -> FixedType:
+        """The narrowest fixed type holding every value of the range exactly (TRN/WRAP: nothing rounds).
+        `rounded_from=False` for a constant that is only multiplied or added exactly (weights, biases): its
+        integer bits may be 0, so a 4-bit weight of scale 2^-4 stays fixed<4,0> (not fixed<5,1>)."""
         signed = self.lo < 0
         mag = max(self.hi, -self.lo - 1 if signed else 0, 0)
         bits = mag.bit_length() + (1 if signed else 0)
         # Keep the MSB at or above the binary point: ap_fixed's rounding reads the bit just below the
         # target's LSB, and asserts ("read bit beyond MSB") if the source type is narrower than that.
-        bits = max(bits, 1, self.frac + (1 if signed else 0))
+        bits = max(bits, 1, self.frac + (1 if signed and rounded_from else 0))
         return FixedType(signed, bits, bits - self.frac)
 
 

@@ -100,9 +100,9 @@ def set_type(layer, attr: str, t: FixedType) -> None:
         layer.model.config.layer_name_precision[f"{layer.name}_{var_name}"] = str(named.precision)
 
 
-def _constant_type(layer, values: np.ndarray) -> FixedType:
+def _constant_type(layer, values: np.ndarray, rounded_from: bool = True) -> FixedType:
     try:
-        return constant_range(values).to_type()
+        return constant_range(values).to_type(rounded_from)
     except ValueError:
         raise NotExactError(f"layer {layer.name}: constant is not finite") from None
 
@@ -170,9 +170,10 @@ class ExactPrecision(ModelOptimizerPass):
             b = b_var.data if b_var is not None else None
             out = dot_range(ins[0], w2, b)
             acc = out.to_type()
-            set_type(layer, "weight_t", _constant_type(layer, w))
+            # weights are only multiplied, biases only added into the TRN/WRAP accumulator: never rounded from
+            set_type(layer, "weight_t", _constant_type(layer, w, rounded_from=False))
             if b is not None:
-                set_type(layer, "bias_t", _constant_type(layer, b))
+                set_type(layer, "bias_t", _constant_type(layer, b, rounded_from=False))
             set_type(layer, "accum_t", acc)
             if merged:
                 return from_hls(quantizer.hls_type).range()

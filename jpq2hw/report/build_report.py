@@ -52,9 +52,14 @@ def interface_from_graph(model, analysis: ModelAnalysis) -> dict:
     def shape(tensor):
         return [int(d) for d in (model.get_tensor_shape(tensor) or [])[1:]]
 
-    def after_layout(tensor):  # the layer behind qonnx's channels-last Transpose sees the channels-last stream
+    def reorders(node) -> bool:  # a Transpose that only moves size-1 axes is a reshape: no layer in hardware
+        dims = model.get_tensor_shape(node.input[0]) or []
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), list(range(len(dims)))[::-1])
+        return [d for d in perm if dims[d] != 1] != [d for d in range(len(dims)) if dims[d] != 1]
+
+    def after_layout(tensor):  # the top function's input is behind a channels-last Transpose that moves nothing
         consumers = model.find_consumers(tensor) or []
-        while len(consumers) == 1 and consumers[0].op_type == "Transpose":
+        while len(consumers) == 1 and consumers[0].op_type == "Transpose" and not reorders(consumers[0]):
             tensor = consumers[0].output[0]
             consumers = model.find_consumers(tensor) or []
         return tensor
