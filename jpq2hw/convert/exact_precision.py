@@ -134,8 +134,8 @@ class ExactPrecision(ModelOptimizerPass):
             len(cons) == 1 and _is_quantizer(cons[0]) and isinstance(layer, (Dense, Conv1D, Conv2D, Activation, BatchNormalization))
         )
 
-        if layer.class_name == "Constant" and cons and all(c.class_name == "Resize" for c in cons):
-            return Range(0, 0, 0)  # a Resize's scales/RoI: read at conversion, removed by hls4ml, not data
+        if layer.class_name == "Constant" and all(c.class_name == "Resize" for c in cons):
+            return Range(0, 0, 0)  # a Resize's scales/RoI (or left unused): read at conversion, not data
         if isinstance(layer, Input):
             t = from_hls(layer.get_output_variable().type.precision)
             return t.range()
@@ -226,7 +226,10 @@ class ExactPrecision(ModelOptimizerPass):
             if not merged_into_quantizer:
                 set_type(layer, "result_t", out.to_type())
             return out
-        if isinstance(layer, (Reshape, Transpose)) or layer.class_name in ("Flatten", "Clone", "Resize"):
+        if layer.class_name == "Resize":  # hls4ml's resize_nearest takes and gives one and the same type
+            set_type(layer, "result_t", from_hls(layer.get_input_variable().type.precision))
+            return ins[0]
+        if isinstance(layer, (Reshape, Transpose)) or layer.class_name in ("Flatten", "Clone"):
             out = ins[0]
             set_type(layer, "result_t", out.to_type())
             return out

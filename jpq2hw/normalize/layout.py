@@ -94,10 +94,8 @@ def prepare_resize_for_hls4ml(model: ModelWrapper, source: str = "model") -> Non
         if len(shape) == 4 and (shape[1] != shape[2] or factors[1] != factors[2]):
             raise JpqError(f"{source}: {node_label(node)}: Resize of a {shape[1]}x{shape[2]} map by "
                            f"{factors[1]}x{factors[2]}: only square maps with equal factors are supported")
-        if len(node.input) > 1 and node.input[1]:
-            roi = model.make_new_valueinfo_name()
-            model.set_initializer(roi, np.zeros(1, dtype=np.float32))
-            node.input[1] = roi
+        if len(node.input) > 1 and node.input[1] and model.get_initializer(node.input[1]) is not None:
+            model.set_initializer(node.input[1], np.zeros(1, dtype=np.float32))
 
 
 def resize_channels_last(model: ModelWrapper) -> ModelWrapper:
