@@ -1,7 +1,7 @@
 """Which g++ optimization level the build's one C++ program should use: compile time of hls4ml's network and
 run time of the testbench over the build's vectors, per level, on an existing build folder.
 
-    python benchmarks/opt_levels.py OUT [--levels -O0 -Og -O1 -O2 -O3]
+    python benchmarks/opt_levels.py OUT [--levels=-O0,-Og,-O1,-O2,-O3]
 
 CPU seconds (user + system of g++ / the testbench), so a loaded machine inflates them less than wall time.
 jpq2hw/verify/gxx.py's OPT_LEVEL comes from this table.
@@ -32,7 +32,7 @@ def cpu_of(cmd: list[str], **kw) -> tuple[float, subprocess.CompletedProcess]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--levels", nargs="+", default=["-O0", "-Og", "-O1", "-O2", "-O3"])
+    ap.add_argument("--levels", default="-O0,-Og,-O1,-O2,-O3", help="comma-separated; write --levels=-O1,-O3")
     args = ap.parse_args()
     out = args.out.resolve()
     board, hls = out / "board", out / "hls"
@@ -51,7 +51,7 @@ def main() -> None:
         flags = [*gxx.BASE_FLAGS, "-O1", *includes, *defines]
         for src in (tb, wrapper):  # the small units at the build's level: only the network's level varies
             subprocess.run([cxx, *flags, "-c", str(src), "-o", str(tmp / f"{src.stem}.o")], check=True)
-        for level in args.levels:
+        for level in args.levels.split(","):
             obj = tmp / f"net{level}.o"
             compile_s, run = cpu_of([cxx, *gxx.BASE_FLAGS, level, *includes, *defines, "-c", str(network),
                                      "-o", str(obj)])

@@ -2,14 +2,16 @@
 machine has free cores), with the ap_types headers precompiled once per compiler and flags (cached outside the
 build folder), then linked into one program.
 
-Optimization level, from measurements (benchmarks/build_speed.py; digits CNN io_parallel, g++ 12, CPU seconds):
-    level   compile myproject.cpp   run 100 vectors (top + wrapper)
+Optimization level, from measurements (benchmarks/opt_levels.py on the digits CNN, io_parallel, g++ 12, CPU
+seconds on a loaded machine; benchmarks/build_speed_results.md):
+    level   compile myproject.cpp   run 100 vectors (wrapper)
     -O0      4.6                    165
-    -Og      6.6                      3.2
-    -O1      9.9                      2.2
-    -O3     24.3                      2.0
--O0 leaves ap_fixed's operators as calls (50x slower to run); past -O1 the compile grows and the run hardly
-shrinks. OPT_LEVEL is what both the build and the board Makefile use."""
+    -Og      7.0                      1.6
+    -O1     12.1                      1.1
+    -O3     18.4                      1.1
+-O0 leaves ap_fixed's operators as calls (50-100x slower to run); past -O1 the compile grows and the run does not
+shrink. -Og is cheaper on small nets; -O1 is kept until the full-frame stereo model, whose run dominates, is
+measured at -Og. OPT_LEVEL is what both the build and the board Makefile use."""
 
 from __future__ import annotations
 
