@@ -198,7 +198,8 @@ def _check_window_attributes(model: ModelWrapper, node, label: str, source: str)
             raise JpqError(f"{source}: {label}: group={group} does not divide the {w.shape[0] if w is not None else '?'} "
                            f"output channels")
         x_shape = _shape_through_quants(model, node.input[0]) if node.domain in ("", "ai.onnx") else None
-        if w is not None and x_shape and len(x_shape) == w.ndim and w.shape[1] * group != x_shape[1]:
+        # a dimension exporters leave unknown (0, or a name) says nothing: PyTorch's value_info for a Quant output
+        if w is not None and x_shape and len(x_shape) == w.ndim and x_shape[1] > 0 and w.shape[1] * group != x_shape[1]:
             raise JpqError(f"{source}: {label}: the weights {list(w.shape)} with group={group} take "
                            f"{w.shape[1] * group} input channels, the input has {x_shape[1]}")
         dil = list(attrs["dilations"].ints) if "dilations" in attrs else []
