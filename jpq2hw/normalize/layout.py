@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import numpy as np
+from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
