@@ -15,7 +15,8 @@ pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason=f"the QONNX corp
 
 def _build(case, tmp_path, capsys, *options):
     out = tmp_path / "out"
-    code = main(["build", str(corpus_path(case)), "-o", str(out), "-q", "--vectors", VECTORS, *options])
+    code = main(["build", str(corpus_path(case)), "-o", str(out), "-q", "--vectors", str(min(int(VECTORS), case.vectors)),
+                 *options])
     return code, capsys.readouterr().err.strip(), out
 
 
@@ -30,7 +31,7 @@ def test_corpus_file_builds_exact_or_is_refused_in_one_line(case, tmp_path, caps
         assert code == 0, err
         report = json.loads((out / "report.json").read_text())
         assert report["bit_exact"] is True
-        assert report["vectors"] >= int(VECTORS)
+        assert report["vectors"] >= min(int(VECTORS), case.vectors)
         if "--input-type" in case.options:  # the report says the input grid was declared, not read from the model
             declared = case.options[case.options.index("--input-type") + 1]
             assert report["input_type_declared"] == declared
