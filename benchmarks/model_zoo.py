@@ -13,7 +13,7 @@ For each corpus file (options and expectations from tests/testkit/corpus.py):
   onnxruntime cannot run (BipolarQuant, > 8 bits). Each attempt runs in a subprocess with a timeout: hls4ml can
   crash or abort.
 
-    python benchmarks/model_zoo.py [--vectors 20] [--only FILE ...] [--timeout 600] [--keep DIR]
+    python benchmarks/model_zoo.py [--vectors 20] [--only FILE ...] [--timeout 600] [--build-timeout 900] [--keep DIR]
 
 Prints a table and writes it to benchmarks/model_zoo_results.md.
 """
@@ -21,7 +21,6 @@ Prints a table and writes it to benchmarks/model_zoo_results.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
 import subprocess
@@ -171,28 +170,31 @@ def run_plain(model_path: Path, inputs: np.ndarray, work: Path, timeout: float) 
 # --- jpq2hw ---------------------------------------------------------------------------------------------------
 
 
-def run_jpq2hw(model_path: Path, out: Path, vectors: int, options: tuple[str, ...]) -> dict:
-    """The command a user runs, in this process; the report and the one-line refusal are read back."""
-    from jpq2hw.cli import main as cli
-
+def run_jpq2hw(model_path: Path, out: Path, vectors: int, options: tuple[str, ...], timeout: float) -> dict:
+    """The command a user runs, in a child process stopped (SIGTERM: jpq2hw cleans up) after `timeout` seconds;
+    the report and the one-line refusal are read back."""
     t = time.time()
-    err = io.StringIO()
+    cmd = [sys.executable, "-m", "jpq2hw.cli", "build", str(model_path), "-o", str(out), "-q", "--force",
+           "--vectors", str(vectors), *options]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = cli(["build", str(model_path), "-o", str(out), "-q", "--force", "--vectors", str(vectors),
-                        *options])
-    except BaseException as exc:  # noqa: BLE001  (a crash is a bug to report, not a reason to stop the benchmark)
-        code, err = None, io.StringIO(f"{type(exc).__name__}: {exc}")
+        _, stderr = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.communicate()
+        return {"exit": None, "options": list(options), "timeout": round(timeout), "seconds": round(time.time() - t, 1)}
+    err = io.StringIO(stderr)
     message = _one_line(err.getvalue(), 300)
     res = {"exit": code, "options": list(options)}
     report = out / "report.json"
-    if code in (0, 1) and report.exists():
+    if code in (0, 1, 3) and report.exists():
         r = json.loads(report.read_text())
         res.update(bit_exact=r["bit_exact"], io=r["io_type"], mismatched=r["mismatched_vectors"],
                    max_abs_error=r["max_abs_error"], host_ops=[h["op"] for h in r["host_ops"]],
                    tail_error=r.get("host_tail_max_abs_error"), vectors=r["vectors"],
                    float32_differs=len(r.get("float32_reference_differs") or []))
-    elif "internal error" in message or code is None:
+    elif "internal error" in message or code != 2:
         res["crash"] = message
     else:
         res["refusal"] = message
@@ -231,12 +233,14 @@ def model_inputs(model_path: Path, out: Path, vectors: int) -> np.ndarray:
 
 
 def fmt_jpq(r: dict) -> str:
+    if "timeout" in r:
+        return f"no verdict: stopped after {r['timeout']} s"
     if "refusal" in r:
         return f"exit {r['exit']}, refused"
     if "crash" in r:
         return f"exit {r['exit']}, INTERNAL ERROR"
     verdict = "bit-exact" if r["bit_exact"] else f"NOT exact ({r['mismatched']} vectors, max err {r['max_abs_error']:.3g})"
-    return f"exit {r['exit']}, {verdict}"
+    return f"exit {r['exit']}, {verdict} ({r['vectors']} vectors)"
 
 
 def fmt_host_ops(r: dict) -> str:
@@ -262,7 +266,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vectors", type=int, default=20)
     ap.add_argument("--only", nargs="*", default=None, help="corpus file names (default: all)")
-    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--timeout", type=float, default=600, help="seconds for plain hls4ml per file")
+    ap.add_argument("--build-timeout", type=float, default=900, help="seconds for jpq2hw build per file")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep builds and per-file results in this folder; a rerun with the same folder "
                          "reuses the results it finds there (delete rows/FILE.json to redo one)")
@@ -273,7 +278,7 @@ def main(argv=None) -> int:
         plain_hls4ml(*args.plain)
         return 0
 
-    from testkit.corpus import CASES, CORPUS_DIR, corpus_path
+    from testkit.corpus import CASES, CORPUS_DIR, CorpusCase, corpus_path
 
     if not CORPUS_DIR.is_dir():
         print(f"model_zoo: the corpus is not at {CORPUS_DIR}", file=sys.stderr)
@@ -293,10 +298,12 @@ def main(argv=None) -> int:
             print(f"[{name}] reusing {row_file}", file=sys.stderr, flush=True)
             continue
         print(f"[{name}] jpq2hw build {' '.join(case.options)}", file=sys.stderr, flush=True)
-        jr = run_jpq2hw(path, work / "jpq2hw" / name, args.vectors, case.options)
+        # full-frame image models name a smaller count in the corpus table (minutes of C-simulation per frame)
+        n = case.vectors if case.vectors < CorpusCase.vectors else args.vectors
+        jr = run_jpq2hw(path, work / "jpq2hw" / name, n, case.options, args.build_timeout)
         print(f"[{name}]   {fmt_jpq(jr)} in {jr['seconds']} s {jr.get('refusal', jr.get('crash', ''))}",
               file=sys.stderr, flush=True)
-        x = model_inputs(path, work / "jpq2hw" / name, args.vectors)
+        x = model_inputs(path, work / "jpq2hw" / name, n)
         print(f"[{name}] plain hls4ml", file=sys.stderr, flush=True)
         pr = run_plain(path, x, work / "plain" / name, args.timeout)
         print(f"[{name}]   converts={pr.get('converts')} {pr.get('error', '')}", file=sys.stderr, flush=True)
@@ -353,7 +360,7 @@ def render(rows, vectors: int) -> str:
         "# Public QONNX corpus: jpq2hw vs plain hls4ml",
         "",
         f"Written by `python benchmarks/model_zoo.py` at commit {commit} (hls4ml {version('hls4ml')}, qonnx "
-        f"{version('qonnx')}, {vectors} vectors per file). Files: `../shared/corpus` (real exporters' output, "
+        f"{version('qonnx')}, {vectors} vectors per file, fewer where the corpus table says so for full-frame image models). Files: `../shared/corpus` (real exporters' output, "
         "provenance in its SOURCES.md); options per file from `tests/testkit/corpus.py`. jpq2hw's verdict is on its "
         "hardware part (float head/tail on the host). Plain hls4ml is its documented QONNX recipe (Vitis, "
         "io_parallel, `fixed<32,16>` default) on the same file and the same float inputs, compared with the whole "
