@@ -38,10 +38,13 @@ def _calibrate(model, x, seed: int = 0) -> None:
     model.eval()
 
 
-def _export(model, example, path: Path) -> Path:
+def _export(model, example, path: Path, opset: int | None = None) -> Path:
+    """Brevitas's own QONNX export, never edited afterwards: at torch's default opset, or at the one asked for
+    through torch's TorchScript exporter (`dynamo=False`, the path PyTorch 1.x took; the default exporter writes
+    opset 18 whatever is asked)."""
     from brevitas.export import export_qonnx
 
-    export_qonnx(model, example, str(path))
+    export_qonnx(model, example, str(path), **({"opset_version": opset, "dynamo": False} if opset else {}))
     return path
 
 
@@ -67,7 +70,7 @@ def brevitas_mlp_w1a1_bn(path: Path) -> Path:
     return _export(model, torch.randn(1, 16), path)
 
 
-def brevitas_mlp_w2a2_bn(path: Path) -> Path:
+def brevitas_mlp_w2a2_bn(path: Path, opset: int | None = None) -> Path:
     """2-bit MLP with Brevitas's default (float-scale) quantizers, BatchNorm1d between each layer and its signed
     2-bit activation, and a BatchNorm1d on the logits (a float tail)."""
     import torch
@@ -86,7 +89,7 @@ def brevitas_mlp_w2a2_bn(path: Path) -> Path:
         torch.nn.BatchNorm1d(10),
     )
     _calibrate(model, torch.randn(64, 16), seed=1)
-    return _export(model, torch.randn(1, 16), path)
+    return _export(model, torch.randn(1, 16), path, opset)
 
 
 def brevitas_mlp_perchannel(path: Path) -> Path:
@@ -110,7 +113,7 @@ def brevitas_mlp_perchannel(path: Path) -> Path:
     return _export(model, torch.randn(1, 20), path)
 
 
-def brevitas_cnn1d_bn_pool(path: Path) -> Path:
+def brevitas_cnn1d_bn_pool(path: Path, opset: int | None = None) -> Path:
     """8-bit 1-D CNN (radio-signal VGG style): QuantConv1d, BatchNorm1d, QuantReLU, MaxPool1d, twice, then a
     quantized linear classifier. Input [1, 2, 16]."""
     import torch
@@ -133,7 +136,7 @@ def brevitas_cnn1d_bn_pool(path: Path) -> Path:
         qnn.QuantLinear(16, 5, bias=True, weight_bit_width=8),
     )
     _calibrate(model, torch.randn(32, 2, 16), seed=3)
-    return _export(model, torch.randn(1, 2, 16), path)
+    return _export(model, torch.randn(1, 2, 16), path, opset)
 
 
 def brevitas_bipolar_out(path: Path) -> Path:
