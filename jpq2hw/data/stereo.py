@@ -134,8 +134,9 @@ def _scene(rng, cfg: StereoConfig) -> list[_Layer]:
     return layers
 
 
-def _render(layers: list[_Layer], y: np.ndarray, xv: np.ndarray, right: bool):
-    """Front layer, its disparity, its left-coordinate and intensity at view columns xv (rows y)."""
+def render_front(layers: list[_Layer], y: np.ndarray, xv: np.ndarray, right: bool):
+    """Front layer (or any surface with left_x, disparity, covers and texture), its disparity, its left-coordinate
+    and intensity at view columns xv (rows y)."""
     best_d = np.full(xv.shape, -np.inf)
     best_k = np.zeros(xv.shape, dtype=int)
     best_x = np.zeros(xv.shape)
@@ -160,10 +161,10 @@ def make_pair(seed: int, cfg: StereoConfig = StereoConfig()) -> dict:
     rng = np.random.default_rng(seed)
     layers = _scene(rng, cfg)
     y, x = np.mgrid[0:cfg.height, 0:cfg.width].astype(np.float64)
-    k_left, disp, _, left = _render(layers, y, x, right=False)
-    _, _, _, right = _render(layers, y, x, right=True)
+    k_left, disp, _, left = render_front(layers, y, x, right=False)
+    _, _, _, right = render_front(layers, y, x, right=True)
     xr = x - disp
-    k_at_right, _, _, _ = _render(layers, y, xr, right=True)
+    k_at_right, _, _, _ = render_front(layers, y, xr, right=True)
     visible = (xr >= 0) & (k_at_right == k_left)
     if cfg.noise_std > 0:
         left = np.clip(left + rng.normal(0, cfg.noise_std, left.shape), 0, 1)

@@ -32,6 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from jpq2hw.data.stereo import render_front
+
 SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 
 # photographs shipped inside scikit-image's wheel (no download); stereo_motorcycle is deliberately absent
@@ -221,22 +223,9 @@ def _scene(rng, cfg: SceneConfig) -> list[_Surface]:
 
 
 def _render(surfaces, y, xv, right: bool):
-    """Front surface index, its disparity and intensity at view columns xv (rows y)."""
-    best_d = np.full(xv.shape, -np.inf)
-    best_k = np.zeros(xv.shape, dtype=int)
-    best_x = np.zeros(xv.shape)
-    for k, s in enumerate(surfaces):
-        xl = s.left_x(y, xv) if right else xv
-        d = s.disparity(y, xl)
-        hit = s.covers(y, xl) & (d > best_d)
-        best_d = np.where(hit, d, best_d)
-        best_k = np.where(hit, k, best_k)
-        best_x = np.where(hit, xl, best_x)
-    img = np.zeros(xv.shape)
-    for k, s in enumerate(surfaces):
-        sel = best_k == k
-        if np.any(sel):
-            img[sel] = s.texture(y[sel], best_x[sel])
+    """Front surface index, its disparity and intensity at view columns xv (rows y): the layered generator's
+    renderer (a surface answers left_x, disparity, covers and texture as its layers do)."""
+    best_k, best_d, _, img = render_front(surfaces, y, xv, right)
     return best_k, best_d, img
 
 

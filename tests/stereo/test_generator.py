@@ -41,7 +41,7 @@ def test_right_view_at_x_minus_d_is_the_same_surface_point(seed):
     p = make_pair(seed, cfg)
     layers = stereo._scene(np.random.default_rng(seed), cfg)
     y, x = np.mgrid[0:cfg.height, 0:cfg.width].astype(np.float64)
-    _, _, _, at = stereo._render(layers, y, x - p["disparity"].astype(np.float64), right=True)
+    _, _, _, at = stereo.render_front(layers, y, x - p["disparity"].astype(np.float64), right=True)
     v = p["visible"]
     assert np.allclose(at[v], p["left"][v], atol=1e-5)
     assert not np.allclose(at[~v & (x - p["disparity"] >= 0)], p["left"][~v & (x - p["disparity"] >= 0)], atol=1e-5) \
