@@ -8,7 +8,7 @@ import pytest
 from jpq2hw.cli import main
 from testkit.corpus import CASES, CORPUS_DIR, corpus_path
 
-VECTORS = "8"  # few vectors: each case compiles C++ twice (C-simulation and the AXI-Stream wrapper check)
+VECTORS = "8"  # few vectors: each case compiles and runs one C-simulation (with the AXI-Stream wrapper check)
 
 pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason=f"the QONNX corpus is not at {CORPUS_DIR}")
 

@@ -57,7 +57,10 @@ CASES = [
     # channels-last back to NCHW, depthwise + pointwise convs, LeakyRelu 13/128 folded into thresholds: bit-exact
     # (measured: 2.3 min for one 256x256 frame)
     CorpusCase("brevitas_sepconv_chlast_perchannel_w8a8.onnx", vectors=1),
-    CorpusCase("brevitas_branched_chlast_w4a4.onnx", pending=UNMEASURED),
+    # refused in one line after 5 min (idle machine): "node 'Transpose_3' (Transpose): reshaping a tensor with
+    # per-channel scales is not supported" -- too slow to check in CI
+    CorpusCase("brevitas_branched_chlast_w4a4.onnx",
+               pending="refused: Transpose_3 reshapes a tensor with per-channel scales (measured, 5 min)"),
     CorpusCase("brevitas_tiny_unet_chlast_w4a4.onnx", pending=UNMEASURED),
 ]
 
