@@ -180,6 +180,11 @@ def make_split(split: str, n: int, cfg: StereoConfig = StereoConfig(), seed: int
         raise ValueError(f"split {split!r}: choose one of {', '.join(SPLIT_OFFSETS)}")
     base = SPLIT_OFFSETS[split] + seed * 10_000_000
     pairs = [make_pair(base + i, cfg) for i in range(n)]
+    return stack_pairs(pairs)
+
+
+def stack_pairs(pairs: list[dict]) -> dict:
+    """Pairs stacked: image (n, 2, H, W) with left in channel 0 and right in 1, disparity and visible (n, H, W)."""
     return {
         "image": np.stack([np.stack([p["left"], p["right"]]) for p in pairs]),
         "disparity": np.stack([p["disparity"] for p in pairs]),

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from jpq2hw.data.stereo import render_front
+from jpq2hw.data.stereo import render_front, stack_pairs
 
 SPLIT_OFFSETS = {"train": 0, "val": 1_000_000, "test": 2_000_000}
 
@@ -268,8 +268,4 @@ def make_split(split: str, n: int, cfg: SceneConfig = SceneConfig(), seed: int =
         raise ValueError(f"split {split!r}: choose one of {', '.join(SPLIT_OFFSETS)}")
     base = SPLIT_OFFSETS[split] + seed * 10_000_000
     pairs = [make_scene(base + i, cfg) for i in range(n)]
-    return {
-        "image": np.stack([np.stack([p["left"], p["right"]]) for p in pairs]),
-        "disparity": np.stack([p["disparity"] for p in pairs]),
-        "visible": np.stack([p["visible"] for p in pairs]),
-    }
+    return stack_pairs(pairs)
