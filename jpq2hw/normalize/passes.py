@@ -31,7 +31,7 @@ from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_fo
                                     standard_layout)
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
-from jpq2hw.normalize import shape_rules
+from jpq2hw.normalize import frame_free
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
 
 
@@ -56,7 +56,7 @@ class Normalized:
 
 
 def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
-    shape_rules.install()  # shape inference of channels-last ops without full-size tensors
+    frame_free.install()  # shape inference of channels-last ops without full-size tensors
     file_input = model.graph.input[0].name  # cleanup renames it
     model = modernize(model, source)  # one quantizer domain, opset >= 13
     complete_node_attributes(model)

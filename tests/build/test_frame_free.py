@@ -1,9 +1,9 @@
-"""jpq2hw's shape rules for qonnx's channels-last ops infer what qonnx's own (tensor-building) methods infer,
-and a normalization with them gives the same graphs, byte for byte."""
+"""jpq2hw/normalize/frame_free.py: its shape rules for qonnx's channels-last ops infer what qonnx's own
+(tensor-building) methods infer, its lazy folding context holds what qonnx's holds, and a normalization with
+them gives the same graphs, byte for byte, as one with qonnx's own methods."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +13,10 @@ from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.infer_shapes import InferShapes
 
-from jpq2hw.normalize import shape_rules
+from jpq2hw.normalize import frame_free
 
 ROOT = Path(__file__).resolve().parents[2]
 CL = "qonnx.custom_op.channels_last"
-
-
-@contextlib.contextmanager
-def qonnx_own_rules():
-    """qonnx's original make_shape_compatible_op on the three classes, for the duration."""
-    shape_rules.install()
-    patched = {cls: cls.make_shape_compatible_op for cls in shape_rules._ORIGINALS}
-    for cls in patched:
-        cls.make_shape_compatible_op = shape_rules.original(cls)
-    try:
-        yield
-    finally:
-        for cls, rule in patched.items():
-            cls.make_shape_compatible_op = rule
 
 
 def _one_node(op, in_shape, attrs, w_shape=None):
@@ -66,9 +52,9 @@ CASES = [
 
 @pytest.mark.parametrize("op,in_shape,attrs,w_shape", CASES)
 def test_rule_infers_qonnx_shape(op, in_shape, attrs, w_shape):
-    shape_rules.install()
+    frame_free.install()
     ours = _one_node(op, in_shape, attrs, w_shape).transform(InferShapes())
-    with qonnx_own_rules():
+    with frame_free.qonnx_own_methods():
         theirs = _one_node(op, in_shape, attrs, w_shape).transform(InferShapes())
     assert ours.get_tensor_shape("y") == theirs.get_tensor_shape("y") is not None
     # the swapped node came back: the graph holds the channels-last op again, not the shape stand-in
@@ -76,7 +62,7 @@ def test_rule_infers_qonnx_shape(op, in_shape, attrs, w_shape):
 
 
 def test_uneven_pool_padding_still_refused():
-    shape_rules.install()
+    frame_free.install()
     model = _one_node("MaxPool", [1, 8, 8, 2], dict(kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1]))
     with pytest.raises(AssertionError, match="Uneven padding"):
         model.transform(InferShapes())
@@ -104,8 +90,26 @@ def test_normalization_gives_the_same_graphs(path, input_type, tmp_path):
         onnx.save(at_frame(onnx.load(str(source)), 32, 32), str(path))
     extensions.register_all()
     ours = normalize(load_model(str(path)), str(path), input_type=input_type)
-    with qonnx_own_rules():
+    with frame_free.qonnx_own_methods():
         theirs = normalize(load_model(str(path)), str(path), input_type=input_type)
     for part in ("reference", "hardware"):
         a, b = getattr(ours, part).model, getattr(theirs, part).model
         assert a.SerializeToString() == b.SerializeToString(), part
+
+
+def test_lazy_context_holds_what_qonnx_context_holds():
+    """Every tensor a folding pass can read: the same array (value, shape, dtype) as qonnx's eager context."""
+    from jpq2hw.frontend.load import load_model
+
+    model = load_model(str(ROOT / "examples/digits/digits_cnn.onnx")).transform(InferShapes())
+    eager = model.make_empty_exec_context()
+    lazy = frame_free.LazyExecContext(model)
+    assert len(lazy) < len(eager)  # activations are not made until read
+    for name, value in eager.items():
+        got = lazy[name]
+        if value is None:
+            assert got is None
+        else:
+            assert got.dtype == value.dtype and got.shape == value.shape and np.array_equal(got, value), name
+    with pytest.raises(KeyError):
+        lazy["no such tensor"]
