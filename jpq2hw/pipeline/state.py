@@ -60,6 +60,7 @@ class BuildState:
     tail_error: float | None = None
     tail_ok: bool = True
     # trace
+    emulator: Any = None  # jpq2hw.verify.emulator_check.EmulatorCheck: the numpy emulator against the C++
     divergent: Any = None  # first layer where the C++ departs from the reference, when not bit-exact
     # report
     report: dict = field(default_factory=dict)  # report.json's content

@@ -218,6 +218,14 @@ def simulate(state: BuildState) -> None:
     testbench_path(state.out, state.project_info).unlink(missing_ok=True)
 
 
+def emulate(state: BuildState) -> None:
+    """The numpy emulator on every simulated vector, bit for bit against the C++ (it widens the check)."""
+    from jpq2hw.verify.emulator_check import check
+
+    n = len(state.xs)
+    state.emulator = check(state.hls_model, state.hw_in, state.axis.outputs.reshape(n, -1), state.out)
+
+
 def host_tail(state: BuildState) -> None:
     from jpq2hw.normalize.host_split import within_tolerance
     from jpq2hw.verify.reference import Reference
@@ -268,7 +276,7 @@ def report(state: BuildState) -> None:
         "io_type": cfg.io_type,
         "reuse_factor": cfg.reuse_factor,
         "io_choice": state.io_why,
-        "bit_exact": bool(result.bit_exact and state.axis.passed),
+        "bit_exact": bool(result.bit_exact and state.axis.passed and not state.emulator.fails),
         "vectors": result.vectors,
         "mismatched_vectors": result.mismatched_vectors,
         "max_abs_error": result.max_abs_error,
@@ -281,6 +289,7 @@ def report(state: BuildState) -> None:
         "float32_reference_differs": state.float32_differs,
         "float32_max_abs_difference": state.float32_max,
         "axis_wrapper": "bit-exact" if state.axis.passed else f"FAILED at {state.axis.stage}",
+        "emulator": state.emulator.to_report(),  # jpq2hw/verify/emulator_check.py
         "input_type": state.analysis.input_quant.fixed_type().hls(),
         "input_type_declared": opts.input_type,  # --input-type: the model's float input, on this grid
         "interface": {"input": state.project_info.input.to_report(), "output": state.project_info.output.to_report()},
@@ -334,6 +343,9 @@ def summary(state: BuildState) -> None:
              f"first divergent layer: {state.divergent}")
     if not state.axis.passed:
         info(f"  AXI-Stream wrapper check failed at {state.axis.stage}: {state.axis.log.strip().splitlines()[-1:]}")
+    if state.emulator.fails:
+        info(f"  the emulator disagrees with the C-simulation on {state.emulator.mismatched_vectors} vectors, "
+             f"first at layer {state.emulator.first_divergent_layer}")
     if not state.tail_ok:
         info(f"  host tail outside its float tolerance: max abs error {state.tail_error:g}")
     if not (state.report["bit_exact"] and state.tail_ok):
@@ -361,6 +373,8 @@ STEPS: list[Step] = [
          in_output_folder=True),
     Step("simulate", simulate, lambda s: f"Simulating {len(s.xs)} vectors through the AXI-Stream wrapper and "
          "comparing bit for bit", in_output_folder=True),
+    Step("emulate", emulate, lambda s: f"Emulating the {len(s.xs)} vectors in numpy and comparing with the C++",
+         in_output_folder=True),
     Step("host_tail", host_tail, lambda s: "Running the host tail (float ops after the core) on both",
          when=lambda s: s.boundary.tail is not None, in_output_folder=True),
     Step("trace", trace, lambda s: "Tracing layers to find where the C++ diverges",

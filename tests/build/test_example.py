@@ -19,6 +19,7 @@ def test_shipped_example_builds_bit_exact(tmp_path, capsys):
     assert all(layer["weight_bits"] <= 4 for layer in report["layers"])
     assert report["estimate"]["totals"]["lut"] < report["estimate"]["board"]["capacity"]["lut"]
     assert (out / "report.html").is_file()
+    assert report["emulator"]["status"] == "agrees" and report["emulator"]["vectors"] == report["vectors"]
 
 
 def test_report_command_estimates_what_the_build_estimated(tmp_path):

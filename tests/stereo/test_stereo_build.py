@@ -35,6 +35,23 @@ def test_shipped_stereo_model_is_bit_exact_on_real_pairs(shipped_stereo_build):
     assert report["io_type"] == "io_stream"  # --io auto: the feature maps are large
     expected = np.load(out / "vectors" / "expected.npy")
     assert len(np.unique(expected[-len(pairs):])) > 3  # the real pairs give real disparity maps
+    # the numpy emulator computed the same bits as the C++ on every simulated vector, and saved its program
+    assert report["emulator"]["status"] == "agrees" and report["emulator"]["vectors"] == report["vectors"]
+    assert (out / "emulator" / "program.json").is_file()
+
+
+@pytest.mark.slow
+def test_saved_emulator_reproduces_the_build_outputs(shipped_stereo_build):
+    """OUT/emulator/ alone (no hls4ml, no g++) gives the C-simulation's outputs on the build's vectors."""
+    from jpq2hw.emulate.program import Program
+    from jpq2hw.emulate.run import run as emulate
+
+    _, out = shipped_stereo_build
+    program = Program.load(out / "emulator")
+    x = np.load(out / "vectors" / "inputs.npy")
+    expected = np.load(out / "vectors" / "expected.npy")  # proven equal to the C-simulation's outputs
+    got = emulate(program, x.reshape(len(x), -1))
+    assert np.array_equal(got.reshape(len(x), -1), expected.reshape(len(x), -1))
 
 
 @pytest.fixture(scope="module")
