@@ -1,6 +1,7 @@
 """Disparity of a rectified stereo pair through a stereo model, written as a coloured image with a scale bar.
 
-    python examples/stereo/predict.py LEFT.png RIGHT.png -o disparity.png [--model scenenet_90.onnx] [--scale S]
+    python examples/stereo/predict.py LEFT.png RIGHT.png -o disparity.png [--model scenenet_90.onnx]
+                                      [--scale S | --max-disparity PX] [--hw BUILD_FOLDER]
 
 The model is an .onnx the stereo examples export (scenenet_90.onnx: 90% sparse, 4-bit, the default;
 scenenet.onnx: 98% sparse, which collapsed (RESULTS_SCENES.md); scenenet_float.onnx: float; stereo.onnx: the
@@ -9,7 +10,13 @@ arithmetic the hardware reproduces bit for bit). Its input is one fixed frame [1
 so the pair is converted to grayscale, scaled (by --scale, default: to the model's frame width, so the
 disparities of a typical photo shrink into the model's 0..D-1 px), and cut into overlapping frame-size tiles;
 each output pixel comes from the tile where it lies farthest from a tile border. The disparity is written
-back in the input's own pixels (divided by the scale), at the input's size.
+back in the input's own pixels (divided by the scale), at the input's size. When the scene's disparities exceed
+what the model can give at that scale, predictions pile up at D-1: predict.py warns, and --max-disparity PX (the
+scene's largest disparity in input pixels) sets the scale so that 0..PX maps onto 0..D-1.
+
+--hw OUT gives the hardware's own disparity: the build folder's exact integer emulator (OUT/emulator/, written by
+`jpq2hw build` once it agreed bit for bit with the C-simulation on the build's vectors), instead of the model.
+Needs only numpy and Pillow (`pip install '.[bench]'`).
 """
 
 from __future__ import annotations
@@ -91,6 +98,47 @@ class Model:
         raise UserError("cannot infer the number of disparities of the model")
 
 
+class HardwareModel:
+    """A `jpq2hw build` output folder's emulator: the same frame, D and run() as Model, in the hardware's
+    arithmetic (jpq2hw/emulate: what the generated C++ computes, bit for bit)."""
+
+    def __init__(self, out: Path):
+        import json
+
+        folder = out / "emulator"
+        if not (folder / "program.json").is_file():
+            raise UserError(f"{out}: no emulator/ in this folder (a `jpq2hw build` output where the emulator agreed "
+                            f"with the C-simulation)")
+        report = json.loads((out / "report.json").read_text()) if (out / "report.json").is_file() else {}
+        if report.get("host_ops"):
+            raise UserError(f"{out}: the model runs {', '.join(report['host_ops'])} on the host; --hw takes builds "
+                            f"whose hardware reads the pair directly")
+        from jpq2hw.emulate.program import Program
+        from jpq2hw.emulate.run import run
+
+        self.program = Program.load(folder)
+        shape = self.program.ops[0].shape
+        argmax = [op for op in self.program.ops if op.kind == "StereoArgmax"]
+        if len(shape) != 3 or shape[0] != 2 or not argmax:
+            raise UserError(f"{out}: input {shape} and no disparity argmax: not a stereo build")
+        self.frame = (shape[1], shape[2])
+        self.max_disp = int(argmax[-1].params["max_disp"])
+        self.run = lambda x: run(self.program, x.reshape(len(x), -1)).reshape(len(x), 1, *self.frame)
+
+
+PILE_UP = 0.1  # warn when more than this fraction of the pixels lies at D-1
+
+
+def pile_up_warning(small: np.ndarray, max_disp: int, scale: float) -> str | None:
+    """A warning when many pixels sit at D-1: the model's range ends there, the scene's probably does not."""
+    piled = float(np.mean(small >= max_disp - 1))
+    if piled <= PILE_UP:
+        return None
+    return (f"{piled:.0%} of the pixels are at the largest disparity the model gives (D-1 = {max_disp - 1} at scale "
+            f"{scale:.3f}, i.e. {(max_disp - 1) / scale:.1f} input px): the scene's disparities probably go further; "
+            f"give its largest disparity with --max-disparity PX")
+
+
 def tiles(size: int, frame: int, margin: int) -> list[int]:
     """Start positions of frame-long tiles covering [0, size) with `margin` px of overlap on each side."""
     if size <= frame:
@@ -130,7 +178,7 @@ def colour_image(disparity: np.ndarray, vmax: float, bar_width: int = 24) -> np.
     from PIL import Image, ImageDraw
 
     sys.path.insert(0, str(HERE))
-    from results import _colour
+    from colours import colour as _colour
 
     h, w = disparity.shape
     pad = 6
@@ -156,19 +204,31 @@ def run(argv=None) -> int:
     p.add_argument("right")
     p.add_argument("-o", "--output", required=True, help="coloured disparity image (.png)")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="stereo .onnx (default: scenenet_90.onnx)")
-    p.add_argument("--scale", type=float, help="resize factor before matching (default: to the model's width)")
+    scale_group = p.add_mutually_exclusive_group()
+    scale_group.add_argument("--scale", type=float,
+                             help="resize factor before matching (default: to the model's width)")
+    scale_group.add_argument("--max-disparity", type=float, metavar="PX",
+                             help="the scene's largest disparity in input pixels: scale so that it maps to D-1")
+    p.add_argument("--hw", metavar="BUILD_FOLDER",
+                   help="the hardware's own disparity: a `jpq2hw build` output folder's emulator instead of --model")
     p.add_argument("--raw", help="also save the disparity in input pixels as .npy here")
     args = p.parse_args(argv)
     try:
-        model = Model(Path(args.model))
+        if args.max_disparity is not None and not args.max_disparity > 0:
+            raise UserError(f"--max-disparity {args.max_disparity}: must be > 0 (input pixels)")
+        model = HardwareModel(Path(args.hw)) if args.hw else Model(Path(args.model))
         left, right = read_gray(args.left), read_gray(args.right)
         if left.shape != right.shape:
             raise UserError(f"{args.right}: size {right.shape[::-1]} differs from {args.left}'s {left.shape[::-1]}")
-        scale = args.scale or model.frame[1] / left.shape[1]
+        if args.max_disparity is not None:
+            scale = (model.max_disp - 1) / args.max_disparity
+        else:
+            scale = args.scale or model.frame[1] / left.shape[1]
         if not 0 < scale <= 8:
-            raise UserError(f"--scale {scale}: must lie in (0, 8]")
+            raise UserError(f"scale {scale:g}: must lie in (0, 8] (--scale, or D-1 / --max-disparity)")
         shape = (max(1, round(left.shape[0] * scale)), max(1, round(left.shape[1] * scale)))
         small = predict(model, resize(left, shape), resize(right, shape))
+        warning = pile_up_warning(small, model.max_disp, scale)
         disparity = resize(small, left.shape) / scale
         out = Path(args.output)
         if out.suffix.lower() != ".png":
@@ -183,8 +243,11 @@ def run(argv=None) -> int:
     except UserError as exc:
         print(f"predict.py: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{out}: disparity 0..{disparity.max():.1f} px (model {Path(args.model).name}, frame "
+    source = f"hardware emulator of {args.hw}" if args.hw else f"model {Path(args.model).name}"
+    print(f"{out}: disparity 0..{disparity.max():.1f} px ({source}, frame "
           f"{model.frame[0]}x{model.frame[1]}, D = {model.max_disp}, scale {scale:.3f})")
+    if warning:
+        print(f"predict.py: warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -92,15 +92,7 @@ def baseline(method: str, float_state: dict):
     return model.eval()
 
 
-# viridis at 5 control points (linear in between): enough for a disparity map
-_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], dtype=np.float64)
-
-
-def _colour(values: np.ndarray, vmax: float) -> np.ndarray:
-    t = np.clip(values / vmax, 0, 1) * (len(_VIRIDIS) - 1)
-    lo = np.floor(t).astype(int).clip(0, len(_VIRIDIS) - 2)
-    f = (t - lo)[..., None]
-    return (_VIRIDIS[lo] * (1 - f) + _VIRIDIS[lo + 1] * f).astype(np.uint8)
+from colours import colour as _colour  # noqa: E402  (shared with predict.py, which runs without torch)
 
 
 def write_png(path: Path, rgb: np.ndarray) -> None:

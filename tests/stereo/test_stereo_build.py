@@ -54,6 +54,26 @@ def test_saved_emulator_reproduces_the_build_outputs(shipped_stereo_build):
     assert np.array_equal(got.reshape(len(x), -1), expected.reshape(len(x), -1))
 
 
+@pytest.mark.slow
+def test_predict_hw_gives_the_model_disparity(shipped_stereo_build, tmp_path):
+    """predict.py --hw OUT (the build's emulator) on a frame-size pair: the same map as the model itself."""
+    from PIL import Image
+
+    _, out = shipped_stereo_build
+    pair = np.load(EXAMPLE / "test_pairs.npy")[0]
+    for k, view in zip(("left", "right"), pair):
+        Image.fromarray((view * 255).round().astype(np.uint8)).save(tmp_path / f"{k}.png")
+    maps = {}
+    for name, source in (("hw", ["--hw", str(out)]), ("model", ["--model", str(EXAMPLE / "stereo.onnx")])):
+        run = subprocess.run([sys.executable, str(EXAMPLE / "predict.py"), str(tmp_path / "left.png"),
+                              str(tmp_path / "right.png"), "-o", str(tmp_path / f"{name}.png"), "--scale", "1",
+                              "--raw", str(tmp_path / f"{name}.npy"), *source], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        maps[name] = np.load(tmp_path / f"{name}.npy")
+    assert maps["hw"].shape == pair.shape[1:] and np.array_equal(maps["hw"], maps["model"])
+    assert len(np.unique(maps["hw"])) > 3
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A briefly trained, 90%-sparse 4-bit stereo net on 4x12 images, D = 4 (io_parallel compiles in about a minute)."""
