@@ -99,11 +99,17 @@ def main() -> None:
     timed_out = set()  # once a model's frame times out before, its larger frames would too
     for name, label, path, input_type in cases:
         after = run(path, input_type, "after", timeout=3600)
-        before = None if name in timed_out else run(path, input_type, "before", args.before_timeout)
+        skipped = name in timed_out
+        before = None if skipped else run(path, input_type, "before", args.before_timeout)
         if before is None:
             timed_out.add(name)
         same = "-" if before is None else ("yes" if before["digest"] == after["digest"] else "NO")
-        b = f"> {args.before_timeout:.0f}" if before is None else f"{before['seconds']:.1f}"
+        if before is not None:
+            b = f"{before['seconds']:.1f}"
+        elif skipped:
+            b = "not run (a smaller frame took longer than the timeout)"
+        else:
+            b = f"> {args.before_timeout:.0f} (stopped)"
         row = f"| {label} | {b} | {after['seconds']:.1f} | {same} |"
         lines.append(row)
         print(row, flush=True)
