@@ -55,9 +55,13 @@ class Program:
 
 
 # hls4ml layer class -> the attributes its emulation needs
+_CONV = ("filt_height", "filt_width", "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left",
+         "pad_right", "dilation_height", "dilation_width")
 _PARAMS = {
-    "Conv2D": ("filt_height", "filt_width", "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left",
-               "pad_right", "dilation_height", "dilation_width"),
+    "Conv2D": _CONV,
+    "PointwiseConv2D": _CONV,
+    "DepthwiseConv2D": _CONV,
+    "Resize": ("in_height", "in_width", "out_height", "out_width", "algorithm"),
     "ZeroPadding2D": ("pad_top", "pad_bottom", "pad_left", "pad_right"),
     "Pooling2D": ("pool_height", "pool_width", "stride_height", "stride_width", "pad_top", "pad_bottom",
                   "pad_left", "pad_right", "pool_op"),
@@ -100,6 +104,8 @@ def from_hls_model(hls_model) -> Program:
             params["activation"] = str(params["activation"]).lower()
             if params["activation"] not in ("linear", "relu"):
                 raise Unsupported(f"layer {layer.name} ({kind} {params['activation']})")
+        if kind == "Resize" and str(params["algorithm"]).lower() != "nearest":
+            raise Unsupported(f"layer {layer.name} ({kind} {params['algorithm']})")
         if kind == "Pooling2D" and str(params["pool_op"]).lower() != "max":
             raise Unsupported(f"layer {layer.name} ({kind} {params['pool_op']})")
         arrays = {}

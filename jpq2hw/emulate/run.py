@@ -15,10 +15,21 @@ from jpq2hw.emulate.program import Op, Program
 FLOAT_EXACT = 2 ** 52  # below this every partial sum of integer products is exact in float64
 
 
+CHUNK_VALUES = 1 << 20  # input values per pass: a conv's window matrix is ~taps times larger (memory, not speed)
+
+
 def run(program: Program, x: np.ndarray, trace: bool = False):
     """x: (N, *input shape) floats on the input type's grid (the testbench's inputs). Returns the output values
-    (N, ...) as float64, and with trace=True also {layer name: values} of every layer."""
+    (N, ...) as float64, and with trace=True also {layer name: values} of every layer. Runs in chunks of vectors
+    (every vector is independent) so that a batch of frames does not hold every window matrix at once."""
     x = np.asarray(x, dtype=np.float64)
+    step = max(1, CHUNK_VALUES // max(1, int(np.prod(x.shape[1:])) * 64))
+    if trace or len(x) <= step:
+        return _run(program, x, trace)
+    return np.concatenate([_run(program, x[i:i + step], False) for i in range(0, len(x), step)])
+
+
+def _run(program: Program, x: np.ndarray, trace: bool):
     n = x.shape[0]
     env: dict[str, tuple[np.ndarray, int]] = {}
     layers = {}
@@ -96,6 +107,33 @@ def _conv2d(op, ins):
     cols = win.reshape(*win.shape[:3], -1)
     out, frac = _dot(op, cols, fx, w.reshape(-1, w.shape[-1]), op.types["weight_t"].frac, op.arrays.get("bias"))
     return out, frac
+
+
+def _depthwise(op, ins):
+    """One filter per channel (depth multiplier 1): out[..., c] = bias[c] + sum over the window of x[..., c] w[c]."""
+    (x, fx), = ins
+    p = op.params
+    win = _windows(_pad(x, p), p["filt_height"], p["filt_width"], p["stride_height"], p["stride_width"],
+                   p.get("dilation_height") or 1, p.get("dilation_width") or 1)[:, :op.shape[0], :op.shape[1]]
+    w = op.arrays["weight"]
+    c = x.shape[-1]
+    if w.size != p["filt_height"] * p["filt_width"] * c:
+        raise Unsupported("a depth multiplier other than 1")
+    w = w.reshape(p["filt_height"] * p["filt_width"], c)
+    cols = win.reshape(*win.shape[:3], -1, c)  # (N, OH, OW, taps, C)
+    # each channel is its own dot product: a block-diagonal weight matrix gives the same sums through _dot
+    outs = [_dot(op, cols[..., k], fx, w[:, k:k + 1], op.types["weight_t"].frac,
+                 None if op.arrays.get("bias") is None else op.arrays["bias"].reshape(-1)[k:k + 1]) for k in range(c)]
+    return np.concatenate([o for o, _ in outs], axis=-1), outs[0][1]
+
+
+def _resize(op, ins):
+    (x, fx), = ins
+    p = op.params
+    fh, fw = p["out_height"] // p["in_height"], p["out_width"] // p["in_width"]
+    if fh * p["in_height"] != p["out_height"] or fw * p["in_width"] != p["out_width"]:
+        raise Unsupported("a resize by a non-integer factor")
+    return _result(op, np.repeat(np.repeat(x, fh, axis=1), fw, axis=2), fx)
 
 
 def _zeropad(op, ins):
@@ -190,6 +228,7 @@ def _argmax(op, ins):
     return _result(op, np.argmax(x, axis=-1)[..., None], 0)  # the first maximum, as the C++ loop keeps
 
 
-_RUN = {"Dense": _dense, "Conv2D": _conv2d, "ZeroPadding2D": _zeropad, "Pooling2D": _pool, "Transpose": _transpose,
+_RUN = {"Dense": _dense, "Conv2D": _conv2d, "PointwiseConv2D": _conv2d, "DepthwiseConv2D": _depthwise,
+        "Resize": _resize, "ZeroPadding2D": _zeropad, "Pooling2D": _pool, "Transpose": _transpose,
         "Reshape": _reshape, "Activation": _activation, "Merge": _merge, "Concatenate": _concatenate,
         "Jpq2hwThreshold": _threshold, "StereoCostVolume": _cost_volume, "StereoArgmax": _argmax}
