@@ -26,3 +26,4 @@ def test_brevitas_export_at_opset_builds_bit_exact(name, opset, tmp_path, capsys
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert report["bit_exact"] and report["mismatched_vectors"] == 0 and report["vectors"] >= 8
+    assert report["emulator"]["status"] == "agrees", report["emulator"]

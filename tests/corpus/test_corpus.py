@@ -32,6 +32,8 @@ def test_corpus_file_builds_exact_or_is_refused_in_one_line(case, tmp_path, caps
         report = json.loads((out / "report.json").read_text())
         assert report["bit_exact"] is True
         assert report["vectors"] >= min(int(VECTORS), case.vectors)
+        # the numpy emulator computed the C++'s bits on every simulated vector (jpq2hw/verify/emulator_check.py)
+        assert report["emulator"]["status"] == "agrees", report["emulator"]
         if "--input-type" in case.options:  # the report says the input grid was declared, not read from the model
             declared = case.options[case.options.index("--input-type") + 1]
             assert report["input_type_declared"] == declared
