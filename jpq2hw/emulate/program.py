@@ -74,6 +74,7 @@ _PARAMS = {
     "StereoArgmax": ("max_disp",),
 }
 _LAYOUT = ("Reshape",)
+_MULTIPLYING = ("Dense", "Conv2D", "PointwiseConv2D", "DepthwiseConv2D")
 SUPPORTED = ("Input", "Dense", *_PARAMS, *_LAYOUT)
 
 
@@ -108,11 +109,19 @@ def from_hls_model(hls_model) -> Program:
             raise Unsupported(f"layer {layer.name} ({kind} {params['algorithm']})")
         if kind == "Pooling2D" and str(params["pool_op"]).lower() != "max":
             raise Unsupported(f"layer {layer.name} ({kind} {params['pool_op']})")
+        if kind in _MULTIPLYING:
+            strategy = str(layer.get_attr("strategy", "latency") or "latency").lower()
+            if strategy not in ("latency", "resource", "resource_unrolled"):
+                raise Unsupported(f"layer {layer.name} ({kind}, strategy {strategy})")
         arrays = {}
         for key, var in layer.weights.items():
             fix = types.get(f"{key}_t") or fix_of(var.type.precision)
             types[f"{key}_t"] = fix
-            arrays[key] = from_float(np.asarray(var.data, dtype=np.float64), fix)
+            data = np.asarray(var.data, dtype=np.float64)
+            if key == "weight" and layer.get_attr("_weights_transposed", False):
+                # hls4ml's resource strategy stored them transposed for its kernel: back to (in..., out)
+                data = data.T if data.ndim == 2 else np.moveaxis(data, 0, -1)
+            arrays[key] = from_float(data, fix)
         out = layer.get_output_variable()
         ops.append(Op(kind, layer.name, list(layer.inputs), layer.outputs[0], [int(d) for d in out.shape],
                       types, params, arrays))
