@@ -58,15 +58,25 @@ def _result(op: Op, code: np.ndarray, frac: int):
 
 def _dot(op: Op, cols: np.ndarray, frac_x: int, w: np.ndarray, w_frac: int, bias: np.ndarray | None):
     """cols (..., K) input codes, w (K, F) weight codes: acc = bias + sum_k cols*w in accum_t, then result_t."""
-    acc_t: Fix = op.types.get("accum_t") or Fix(MAX_BITS, frac_x + w_frac, True)
-    prod_frac = frac_x + w_frac
+    bound = float(np.max(np.abs(cols), initial=0)) * float(np.max(np.sum(np.abs(w), axis=0), initial=0))
+    _check_exact(bound)
+    total = np.rint(cols.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+    return _accumulate(op, total, frac_x + w_frac, bias, bound)
+
+
+def _check_exact(bound: float) -> None:
+    if bound >= FLOAT_EXACT:
+        raise Unsupported(f"sums up to {bound:.3g} steps: beyond the emulator's exact range")
+
+
+def _accumulate(op: Op, total: np.ndarray, prod_frac: int, bias: np.ndarray | None, bound: float):
+    """Exact sums of products (codes at prod_frac) into accum_t with the bias, then into result_t."""
+    acc_t: Fix = op.types.get("accum_t") or Fix(MAX_BITS, prod_frac, True)
     if acc_t.frac < prod_frac:
         raise Unsupported(f"products with {prod_frac} fractional bits rounded into a {acc_t.frac}-bit accumulator")
-    max_x = float(np.max(np.abs(cols), initial=0))
-    bound = max_x * float(np.max(np.sum(np.abs(w), axis=0), initial=0))
-    if bound >= FLOAT_EXACT or bound * 2.0 ** (acc_t.frac - prod_frac) >= 2.0 ** MAX_BITS:
+    if bound * 2.0 ** (acc_t.frac - prod_frac) >= 2.0 ** MAX_BITS:
         raise Unsupported(f"sums up to {bound:.3g} steps: beyond the emulator's exact range")
-    total = np.rint(cols.astype(np.float64) @ w.astype(np.float64)).astype(np.int64) << (acc_t.frac - prod_frac)
+    total = total << (acc_t.frac - prod_frac)
     if bias is not None:
         b = cast(bias, op.types["bias_t"].frac, acc_t)
         total = total + b
@@ -121,10 +131,11 @@ def _depthwise(op, ins):
         raise Unsupported("a depth multiplier other than 1")
     w = w.reshape(p["filt_height"] * p["filt_width"], c)
     cols = win.reshape(*win.shape[:3], -1, c)  # (N, OH, OW, taps, C)
-    # each channel is its own dot product: a block-diagonal weight matrix gives the same sums through _dot
-    outs = [_dot(op, cols[..., k], fx, w[:, k:k + 1], op.types["weight_t"].frac,
-                 None if op.arrays.get("bias") is None else op.arrays["bias"].reshape(-1)[k:k + 1]) for k in range(c)]
-    return np.concatenate([o for o, _ in outs], axis=-1), outs[0][1]
+    bound = float(np.max(np.abs(cols), initial=0)) * float(np.max(np.sum(np.abs(w), axis=0), initial=0))
+    _check_exact(bound)
+    total = np.rint(np.einsum("...tc,tc->...c", cols.astype(np.float64), w.astype(np.float64))).astype(np.int64)
+    bias = op.arrays.get("bias")
+    return _accumulate(op, total, fx + op.types["weight_t"].frac, None if bias is None else bias.reshape(-1), bound)
 
 
 def _resize(op, ins):
