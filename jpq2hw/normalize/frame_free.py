@@ -1,7 +1,8 @@
 """qonnx's normalization passes at a cost that does not grow with the frame.
 
-1. Shape inference for qonnx's channels-last ops without building their output tensors. qonnx infers the shapes of a custom op by swapping it, for the time of ONNX shape inference, for a standard node
-with the same output shape. Its channels-last Conv, MaxPool and BatchNormalization build that node as a Constant
+1. Shape inference for qonnx's channels-last ops without building their output tensors. qonnx infers the shapes
+of a custom op by swapping it, for the time of ONNX shape inference, for a standard node with the same output
+shape. Its channels-last Conv, MaxPool and BatchNormalization build that node as a Constant
 holding a full-size random output tensor (a 32-channel 120x160 map: 614k floats through a Python list), and
 qonnx's InferShapes then turns every swapped node into a string (`str(node)`) twice to swap it back. A 128x128
 image model spent 99% of its normalization there (227 of 228 s), and the time grows with the frame.
