@@ -43,9 +43,12 @@ def check(hls_model, hw_in: np.ndarray, csim_out: np.ndarray, out: Path) -> Emul
     start = time.perf_counter()
     try:
         program = from_hls_model(hls_model)
+        result = compare_with_csim(program, hw_in, csim_out, hls_model.trace)
     except Unsupported as exc:
         return EmulatorCheck("not emulated", why=str(exc), seconds=time.perf_counter() - start)
-    result = compare_with_csim(program, hw_in, csim_out, hls_model.trace)
+    except Exception as exc:  # noqa: BLE001  an emulator fault must not take the C-simulation's verdict with it
+        return EmulatorCheck("not emulated", why=f"emulator error: {type(exc).__name__}: {exc}",
+                             seconds=time.perf_counter() - start)
     if result.status == "agrees":
         program.save(out / FOLDER)
     result.seconds = time.perf_counter() - start
