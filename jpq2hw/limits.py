@@ -50,7 +50,7 @@ def storage_bits(board) -> int:
 
 def check_design(model, analysis, vectors: int, source: str, boards: list) -> None:
     """After annotation, before conversion: tensors, weights, storage, C-simulation time, vector memory."""
-    from jpq2hw.frontend.node_names import source_name
+    from jpq2hw.core.node_names import source_name
 
     for node in model.graph.node:
         for name in node.output:

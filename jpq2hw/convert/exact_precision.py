@@ -37,7 +37,7 @@ from hls4ml.model.optimizer import ModelOptimizerPass
 from hls4ml.model.quantizers import QuantNodeQuantizer
 from hls4ml.model.types import FixedPrecisionType, NamedType
 
-from jpq2hw.annotate.fixed import FixedType, Range, constant_range, dot_range
+from jpq2hw.core.fixed import FixedType, Range, constant_range, dot_range
 
 PASS_NAME = "jpq2hw_exact_precision"
 CONFIG_KEY = "Jpq2hwExact"  # in HLSConfig.Model; the pass does nothing unless it is set

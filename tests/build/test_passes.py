@@ -6,7 +6,7 @@ import pytest
 from onnx import helper
 
 from build.test_host_split import head_core_tail_model
-from jpq2hw.annotate.fixed import dot_range
+from jpq2hw.core.fixed import dot_range
 from jpq2hw.errors import JpqError
 from jpq2hw.pipeline import analyze_file, steps
 from jpq2hw.verify.reference import Reference
