@@ -20,8 +20,8 @@ import onnx
 from onnx.utils import Extractor
 from qonnx.core.modelwrapper import ModelWrapper
 
-from jpq2hw.frontend.node_names import source_name
-from jpq2hw.frontend.supported_ops import HOST_TAIL_OPS
+from jpq2hw.core.node_names import source_name
+from jpq2hw.ops import HOST_TAIL_OPS
 
 TAIL_FLOAT_OPS = set(HOST_TAIL_OPS)  # ops with no fixed-point form: after the core, they make a host tail
 TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity", "DepthToSpace"}

@@ -21,6 +21,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
+from jpq2hw.ops import OPS
+
 FLOAT32_MANTISSA_BITS = 24
 BATCH = 64  # vectors per onnxruntime call: bounds the memory of a large feature map times the batch
 
@@ -229,44 +231,19 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
-    _lower_quant_float64(m)
-    _lower_without_double_kernels(m)
+    _lower_ops_float64(m)
     m = m.transform(InferShapes())
     return m
 
 
-def _lower_without_double_kernels(m: ModelWrapper) -> None:
-    """Ops onnxruntime has no float64 kernel for, in standard ops that do the same exactly:
-    LeakyRelu = Max(x, 0) + alpha * Min(x, 0) (one rounding, as LeakyRelu's own); a nearest Resize by integer
-    factors = each value repeated (Reshape to a unit axis after each axis, Expand, Reshape)."""
+def _lower_ops_float64(m: ModelWrapper) -> None:
+    """Each op whose rule has a float64 lowering (jpq2hw/ops/: Quant and BipolarQuant as standard ops, the ops
+    onnxruntime has no float64 kernel for) replaced by the standard-ONNX nodes that compute it exactly."""
     nodes = []
     for node in m.graph.node:
-        p = f"{node.output[0]}__f64"
-        if node.op_type == "LeakyRelu":
-            alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
-            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
-            m.set_initializer(f"{p}_alpha", np.asarray(alpha, dtype=np.float64))
-            x = node.input[0]
-            nodes += [helper.make_node("Max", [x, f"{p}_zero"], [f"{p}_pos"]),
-                      helper.make_node("Min", [x, f"{p}_zero"], [f"{p}_neg"]),
-                      helper.make_node("Mul", [f"{p}_neg", f"{p}_alpha"], [f"{p}_leak"]),
-                      helper.make_node("Add", [f"{p}_pos", f"{p}_leak"], [node.output[0]], name=node.name)]
-        elif node.op_type == "Resize":
-            from jpq2hw.normalize.layout import nearest_factors
-
-            shape = m.get_tensor_shape(node.input[0])
-            factors = nearest_factors(m, node)  # validated: integer factors, nearest
-            expanded = []
-            for d, f in zip(shape, factors):
-                expanded += [d, f]
-            m.set_initializer(f"{p}_axes", np.asarray([v for d in shape for v in (d, 1)], dtype=np.int64))
-            m.set_initializer(f"{p}_expand", np.asarray(expanded, dtype=np.int64))
-            m.set_initializer(f"{p}_shape", np.asarray([d * f for d, f in zip(shape, factors)], dtype=np.int64))
-            nodes += [helper.make_node("Reshape", [node.input[0], f"{p}_axes"], [f"{p}_u"]),
-                      helper.make_node("Expand", [f"{p}_u", f"{p}_expand"], [f"{p}_e"]),
-                      helper.make_node("Reshape", [f"{p}_e", f"{p}_shape"], [node.output[0]], name=node.name)]
-        else:
-            nodes.append(node)
+        rule = OPS.get(node.op_type)
+        lowered = rule.float64(m, node) if rule is not None and rule.float64 is not None else None
+        nodes += [node] if lowered is None else lowered
     del m.graph.node[:]
     m.graph.node.extend(nodes)
 
@@ -308,58 +285,5 @@ def _split_conv_bias(m: ModelWrapper) -> None:
         node.output[0] = f"{p}_conv"
         nodes += [helper.make_node("Reshape", [bias, f"{p}_shape"], [f"{p}_b"]),
                   helper.make_node("Add", [f"{p}_conv", f"{p}_b"], [out])]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-
-
-def _lower_quant_float64(m: ModelWrapper) -> None:
-    """Replace each Quant by standard ONNX ops in float64: x / s + z -> Round (half to even; Floor/Ceil for
-    those modes) -> Clip(min_int, max_int) -> - z -> * s. qonnx's own Quant executor casts its output to
-    float32, which a float64 graph (onnxruntime: "expected tensor(double)") cannot take, and which would
-    round values wider than 24 bits."""
-    from qonnx.custom_op.general.quant import max_int, min_int
-
-    nodes = []
-    for node in m.graph.node:
-        if node.op_type not in ("Quant", "BipolarQuant"):
-            nodes.append(node)
-            continue
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        bitwidth = float(np.asarray(m.get_initializer(node.input[3])).ravel()[0]) if node.op_type == "Quant" else 1
-        signed = int(attrs.get("signed", 1))
-        if bitwidth == 1 and signed:  # bipolar (qonnx's 1-bit signed Quant too): x >= 0 -> +s, else -s
-            x, scale = node.input[0], node.input[1]
-            p = f"{node.output[0]}__f64"
-            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
-            m.set_initializer(f"{p}_two", np.asarray(2.0, dtype=np.float64))
-            m.set_initializer(f"{p}_one", np.asarray(1.0, dtype=np.float64))
-            nodes += [
-                helper.make_node("GreaterOrEqual", [x, f"{p}_zero"], [f"{p}_ge"]),
-                helper.make_node("Cast", [f"{p}_ge"], [f"{p}_01"], to=TensorProto.DOUBLE),
-                helper.make_node("Mul", [f"{p}_01", f"{p}_two"], [f"{p}_02"]),
-                helper.make_node("Sub", [f"{p}_02", f"{p}_one"], [f"{p}_pm1"]),
-                helper.make_node("Mul", [f"{p}_pm1", scale], [node.output[0]], name=node.name),
-            ]
-            continue
-        x, scale, zeropt, bits = node.input
-        narrow = int(attrs.get("narrow", 0))
-        mode = attrs.get("rounding_mode", b"ROUND")
-        mode = (mode.decode() if isinstance(mode, bytes) else mode).upper()
-        rnd = {"ROUND": "Round", "ROUND_TO_ZERO": None, "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)
-        if rnd is None:
-            nodes.append(node)  # left to qonnx's executor (never reached: validation refuses other modes)
-            continue
-        p = f"{node.output[0]}__f64"
-        lo, hi = f"{p}_lo", f"{p}_hi"
-        m.set_initializer(lo, np.asarray(min_int(signed, narrow, bitwidth), dtype=np.float64))
-        m.set_initializer(hi, np.asarray(max_int(signed, narrow, bitwidth), dtype=np.float64))
-        nodes += [
-            helper.make_node("Div", [x, scale], [f"{p}_div"]),
-            helper.make_node("Add", [f"{p}_div", zeropt], [f"{p}_zp"]),
-            helper.make_node(rnd, [f"{p}_zp"], [f"{p}_int"]),
-            helper.make_node("Clip", [f"{p}_int", lo, hi], [f"{p}_clip"]),
-            helper.make_node("Sub", [f"{p}_clip", zeropt], [f"{p}_unzp"]),
-            helper.make_node("Mul", [f"{p}_unzp", scale], [node.output[0]], name=node.name),
-        ]
     del m.graph.node[:]
     m.graph.node.extend(nodes)
