@@ -24,7 +24,7 @@ from qonnx.util.cleanup import cleanup_model
 
 from jpq2hw.errors import JpqError
 from jpq2hw.frontend.input_type import InputType, suggestion
-from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
+from jpq2hw.core.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
 from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last,
@@ -32,6 +32,8 @@ from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_fo
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
+from jpq2hw.ops import LAYOUT_OPS, QUANTIZER_OPS, WEIGHT_OPS
+from jpq2hw.ops.quant import quant_spec, quantized_constant
 
 
 # Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
@@ -54,54 +56,80 @@ class Normalized:
     full_reference: ModelWrapper | None = None  # the whole cleaned model, head and tail included
 
 
-def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
-    file_input = model.graph.input[0].name  # cleanup renames it
-    model = modernize(model, source)  # one quantizer domain, opset >= 13
-    complete_node_attributes(model)
-    model = standard_layout(model, source)  # qonnx channels-last Conv/MaxPool back to standard NCHW ops
-    quantize_annotated_input(model, source)
-    if input_type is not None:
-        quantize_declared_input(model, input_type)
-    separate_repeated_inputs(model)
-    remember_source_names(model)
-    rename_constants_apart(model)
-    model = cleanup_model(model, override_inpsize=1)
-    model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
-    model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
-    bipolar_weights_as_two_bits(model)
-    model = move_depth_to_space_last(model)  # a pixel shuffle at the end is a host-tail layout op
-    full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
-    model, tail = split_tail(model)
-    model, head = split_head(model)
-    check_input_quantized(model, source, file_input)
-    check_hardware_not_empty(model, source)
-    reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
-    model = average_pools_as_sums(model, source)
-    model = grouped_convs_as_dense(model, source)
-    model = model.transform(InferShapes())
-    for rewrite in PATTERN_PASSES["before"]:
-        model = rewrite(model)
-    if _rank(model, model.graph.input[0].name) == 3:
-        # 1-D conv/pool as 2-D with height 1: hls4ml's 1-D ONNX pooling misses attributes, 2-D is complete
-        lift_1d_to_2d(model)
-        model = model.transform(InferShapes())
-    if _rank(model, model.graph.input[0].name) > 2:
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
-        model = resize_channels_last(model)
-    declare_initializers(model)
-    for rewrite in PATTERN_PASSES["after"]:
-        model = rewrite(model)
-    complete_gemm_bias(model)
-    model = model.transform(GemmToMatMul())
-    model = cleanup_model(model)
-    model = model.transform(InferShapes())
-    host = None
-    validate_quantizers(model, source, float_scales_ok=True)  # streamlining relies on sane Quant parameters
+@dataclass
+class NormalizeRun:
+    """What the passes share besides the model: the options, and the graphs and host parts some passes set
+    aside for the result."""
+
+    source: str
+    input_type: InputType | None
+    file_input: str  # the file's input name (cleanup renames it)
+    full_reference: ModelWrapper | None = None
+    reference: ModelWrapper | None = None
+    head: HostPart | None = None
+    tail: HostPart | None = None
+    host: HostIO | None = None
+
+
+def _copy(model: ModelWrapper) -> ModelWrapper:
+    return ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+
+
+def _set_aside_full_reference(model, run):
+    run.full_reference = _copy(model)
+    return model
+
+
+def _split_tail(model, run):
+    model, run.tail = split_tail(model)
+    return model
+
+
+def _split_head(model, run):
+    model, run.head = split_head(model)
+    return model
+
+
+def _set_aside_reference(model, run):
+    run.reference = _copy(model)
+    return model
+
+
+def _pattern_passes(stage: str):
+    def apply(model, run):
+        for rewrite in PATTERN_PASSES[stage]:
+            model = rewrite(model)
+        return model
+    return apply
+
+
+def _lift_1d_to_2d(model, run):
+    """1-D conv/pool as 2-D with height 1: hls4ml's 1-D ONNX pooling misses attributes, 2-D is complete."""
+    if _rank(model, model.graph.input[0].name) != 3:
+        return model
+    lift_1d_to_2d(model)
+    return model.transform(InferShapes())
+
+
+def _channels_last(model, run):
+    if _rank(model, model.graph.input[0].name) <= 2:
+        return model
+    model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+    return resize_channels_last(model)
+
+
+def _streamline(model, run):
     if needs_streamline(model):
-        model, host = streamline(model, source)
-    prepare_resize_for_hls4ml(model, source)
-    declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
-    return Normalized(reference=reference, hardware=model, host=host, head=head, tail=tail, full_reference=full)
+        model, run.host = streamline(model, run.source)
+    return model
+
+
+def _in_place(fn, *with_source):
+    """A pass that edits the model in place (with the source name for its messages when asked)."""
+    def apply(model, run):
+        fn(model, run.source) if with_source else fn(model)
+        return model
+    return apply
 
 
 def _rank(model: ModelWrapper, tensor: str) -> int:
@@ -120,7 +148,7 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     annotation promises (integers in the type's range pass unchanged)."""
     name = model.graph.input[0].name
     ann = next((a for a in model.graph.quantization_annotation if a.tensor_name == name), None)
-    if ann is None or any(n.op_type in ("Quant", "BipolarQuant") and n.input[0] == name for n in model.graph.node):
+    if ann is None or any(n.op_type in QUANTIZER_OPS and n.input[0] == name for n in model.graph.node):
         return
     dtype = next((p.value for p in ann.quant_parameter_tensor_names if p.key == "finn_datatype"), None)
     match = re.fullmatch(r"(U?)INT(\d+)", dtype or "")
@@ -157,17 +185,14 @@ def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: flo
         model.model.opset_import.append(helper.make_opsetid(QONNX_DOMAIN, 1))
 
 
-INPUT_LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Identity")  # between the input and its quantizer
-
-
 def input_quantizer(model: ModelWrapper):
     """The Quant/BipolarQuant the graph input reaches through layout ops only, or None."""
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop()) or []:
-            if consumer.op_type in ("Quant", "BipolarQuant"):
+            if consumer.op_type in QUANTIZER_OPS:
                 return consumer
-            if consumer.op_type in INPUT_LAYOUT_OPS and consumer.name not in seen:
+            if consumer.op_type in LAYOUT_OPS and consumer.name not in seen:
                 seen.add(consumer.name)
                 frontier.append(consumer.output[0])
     return None
@@ -184,7 +209,7 @@ def check_input_quantized(model: ModelWrapper, source: str, name: str) -> None:
 def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
     """A model that is nothing but its input quantizer leaves no hardware: the host quantizes the input."""
     quant = input_quantizer(model)
-    if quant is None or any(n is not quant and n.op_type not in INPUT_LAYOUT_OPS for n in model.graph.node):
+    if quant is None or any(n is not quant and n.op_type not in LAYOUT_OPS for n in model.graph.node):
         return
     raise JpqError(f"{source}: the model is only its input quantizer ({node_label(quant)}), which runs on the host: "
                    f"the hardware would be a wire; to build the quantizer itself, declare the grid the hardware "
@@ -197,8 +222,6 @@ DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quanti
 def suggest_input_type(model: ModelWrapper) -> str:
     """A starting point from the first layer's needs: the grid of the first activation quantizer downstream of
     the input (its fractional bits, its integer bits plus a sign bit), or hls4ml's default."""
-    from jpq2hw.annotate.quant_types import quant_spec
-
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop(0)) or []:
@@ -218,8 +241,6 @@ def bipolar_weights_as_two_bits(model: ModelWrapper) -> None:
     """A 1-bit signed weight Quant (QKeras `binary`) gives -s/+s (qonnx's bipolar case). Store the quantized
     weights and make the Quant 2-bit narrow with the same scale: it passes -s/+s unchanged and is an ordinary
     fixed-point type, so power-of-two binary weights need no integer rewrite (a 1-bit type would hold 0 only)."""
-    from jpq2hw.annotate.quant_types import quantized_constant
-
     for node in model.get_nodes_by_op_type("Quant"):
         params = [model.get_initializer(i) for i in node.input]
         if any(p is None for p in params) or np.asarray(params[3]).size != 1 or float(np.asarray(params[3]).ravel()[0]) != 1:
@@ -241,10 +262,10 @@ def fold_quantized_constants(model: ModelWrapper) -> ModelWrapper:
     own execution. Weight quantizers stay: they carry the weights' bit width to the converter and the report."""
     from qonnx.transformation.fold_constants import FoldConstants, FoldConstantsFiltered
 
-    weights = {n.input[1] for n in model.graph.node if n.op_type in ("MatMul", "Conv", "Gemm") and len(n.input) > 1}
+    weights = {n.input[1] for n in model.graph.node if n.op_type in WEIGHT_OPS and len(n.input) > 1}
 
     def is_constant_quantizer(m, node):
-        return node.op_type in ("Quant", "BipolarQuant") and node.output[0] not in weights
+        return node.op_type in QUANTIZER_OPS and node.output[0] not in weights
 
     for node in model.graph.node:  # the folded constant keeps its quantizer's bit width (for weight memory)
         if is_constant_quantizer(model, node) and all(model.get_initializer(i) is not None for i in node.input):
@@ -371,3 +392,54 @@ def complete_gemm_bias(model: ModelWrapper) -> None:
             name = model.make_new_valueinfo_name()
             model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
             node.input.append(name)
+
+
+# The order of normalization, one named pass each: pass(model, run) -> model. The first part reads the file's
+# graph as exported; the reference (what onnxruntime checks against) is set aside after the host split; the rest
+# makes the hardware graph hls4ml converts.
+NORMALIZE_PASSES: list[tuple[str, Callable]] = [
+    ("modernize", lambda m, r: modernize(m, r.source)),  # one quantizer domain, opset >= 13
+    ("complete_node_attributes", _in_place(complete_node_attributes)),
+    ("standard_layout", lambda m, r: standard_layout(m, r.source)),  # qonnx channels-last Conv/MaxPool -> NCHW
+    ("quantize_annotated_input", _in_place(quantize_annotated_input, "source")),
+    ("quantize_declared_input", lambda m, r: (quantize_declared_input(m, r.input_type) if r.input_type else None) or m),
+    ("separate_repeated_inputs", _in_place(separate_repeated_inputs)),
+    ("remember_source_names", _in_place(remember_source_names)),
+    ("rename_constants_apart", _in_place(rename_constants_apart)),
+    ("cleanup", lambda m, r: cleanup_model(m, override_inpsize=1)),
+    ("remove_identities", lambda m, r: m.transform(RemoveIdentityOps())),  # also joins the repeated inputs again
+    ("fold_quantized_constants", lambda m, r: fold_quantized_constants(m)),  # a quantized bias is a constant
+    ("bipolar_weights_as_two_bits", _in_place(bipolar_weights_as_two_bits)),
+    ("move_depth_to_space_last", lambda m, r: move_depth_to_space_last(m)),  # a host-tail layout op at the end
+    ("set_aside_full_reference", _set_aside_full_reference),
+    ("split_tail", _split_tail),
+    ("split_head", _split_head),
+    ("check_input_quantized", lambda m, r: check_input_quantized(m, r.source, r.file_input) or m),
+    ("check_hardware_not_empty", _in_place(check_hardware_not_empty, "source")),
+    ("set_aside_reference", _set_aside_reference),
+    ("average_pools_as_sums", lambda m, r: average_pools_as_sums(m, r.source)),
+    ("grouped_convs_as_dense", lambda m, r: grouped_convs_as_dense(m, r.source)),
+    ("infer_shapes", lambda m, r: m.transform(InferShapes())),
+    ("patterns_before", _pattern_passes("before")),
+    ("lift_1d_to_2d", _lift_1d_to_2d),
+    ("channels_last", _channels_last),
+    ("declare_initializers", _in_place(declare_initializers)),
+    ("patterns_after", _pattern_passes("after")),
+    ("complete_gemm_bias", _in_place(complete_gemm_bias)),
+    ("gemm_to_matmul", lambda m, r: m.transform(GemmToMatMul())),
+    ("cleanup_again", lambda m, r: cleanup_model(m)),
+    ("infer_shapes_again", lambda m, r: m.transform(InferShapes())),
+    # streamlining relies on sane Quant parameters: checked here, any positive scale allowed
+    ("check_quantizers", lambda m, r: validate_quantizers(m, r.source, float_scales_ok=True) or m),
+    ("streamline", _streamline),
+    ("prepare_resize_for_hls4ml", _in_place(prepare_resize_for_hls4ml, "source")),
+    ("declare_initializers_again", _in_place(declare_initializers)),  # hls4ml looks up every input's shape
+]
+
+
+def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
+    run = NormalizeRun(source=source, input_type=input_type, file_input=model.graph.input[0].name)
+    for _, apply in NORMALIZE_PASSES:
+        model = apply(model, run)
+    return Normalized(reference=run.reference, hardware=model, host=run.host, head=run.head, tail=run.tail,
+                      full_reference=run.full_reference)
