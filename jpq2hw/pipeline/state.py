@@ -25,6 +25,8 @@ class BuildState:
     # normalize: reference/hardware graphs and host parts (jpq2hw.normalize.passes.Normalized)
     normalized: Any = None
     boundary: Any = None  # jpq2hw.normalize.host_boundary.HostBoundary: host <-> hardware values
+    # exact_types: tensor -> exact Range (jpq2hw.core.fixed.Range) of the hardware graph
+    types: dict = field(default_factory=dict)
     # annotate
     analysis: Any = None  # jpq2hw.annotate.quant_types.ModelAnalysis of the hardware graph
     input_quant: Any = None  # the quantizer of the real input the test vectors are drawn for

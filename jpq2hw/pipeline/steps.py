@@ -2,7 +2,7 @@
 steps set and sets its own fields (documented in state.py). `STEPS` pairs each with its name, its progress
 label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
 
-Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs) -> limits.
+Front half (no files written): load -> normalize -> validate -> exact_types -> annotate (what `jpq2hw report` runs) -> limits.
 Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> trace
 -> save_vectors -> report -> rtl -> write_report; then summary. compile builds one program (network, AXI-Stream
 wrapper, testbench) and simulate runs it once: the C-simulation and the wrapper check together. rtl and the
@@ -71,13 +71,22 @@ def validate(state: BuildState) -> None:
     validate_quantizers(state.model, state.source)
 
 
+def exact_types(state: BuildState) -> None:
+    """The one value-range analysis of the hardware graph: every tensor's exact range (what the cost model,
+    `report`, --fit auto and the RTL price and build)."""
+    from jpq2hw.annotate.value_ranges import value_ranges
+
+    state.types = value_ranges(state.model)
+
+
 def annotate(state: BuildState) -> None:
     from jpq2hw.annotate.quant_types import analyze, input_quant
+    from jpq2hw.annotate.value_ranges import accumulator_bits
     from jpq2hw.costmodel import cost_layers, fit_auto
     from jpq2hw.verify import vectors
 
     opts, n = state.options, state.normalized
-    state.analysis = analyze(state.model, state.source)
+    state.analysis = analyze(state.model, state.source, accumulator_bits(state.model, state.types))
     # vectors have the reference's input shape (the hardware's may be lifted from 1-D to 2-D)
     state.input_shape = list(n.reference.get_tensor_shape(n.reference.graph.input[0].name)[1:])
     state.input_quant = (input_quant(n.reference, state.source) if state.boundary.integer_core
@@ -116,10 +125,6 @@ def convert(state: BuildState) -> None:
                                            part=state.board.part, plan=state.plan)
     state.hls_model = hls4ml_convert(state.model, state.analysis, state.out / "hls", state.convert_options)
     state.hls_types = layer_types(state.hls_model)
-    for layer in state.analysis.layers:
-        hls_layer = next((l for l in state.hls_model.get_layers() if l.outputs[0] == layer.output), None)
-        acc = hls_layer.get_attr("accum_t") if hls_layer is not None else None
-        layer.accum_bits = int(acc.precision.width) if acc is not None else None
     state.model.save(str(state.out / "model_normalized.onnx"))
 
 
@@ -348,6 +353,7 @@ STEPS: list[Step] = [
     Step("load", load, lambda s: f"Loading {s.source}"),
     Step("normalize", normalize, lambda s: "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"),
     Step("validate", validate),
+    Step("exact_types", exact_types),
     Step("annotate", annotate, lambda s: "Deriving fixed-point types from the Quant nodes"),
     Step("limits", check_limits, when=lambda s: not s.options.no_limits),
     Step("convert", convert, lambda s: f"Converting with hls4ml ({BACKENDS[s.options.backend]}, {s.io_type})",
