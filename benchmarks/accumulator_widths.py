@@ -39,17 +39,14 @@ def corpus() -> list[tuple[Path, dict]]:
 
 
 def compare(path: Path, out: Path, **options) -> list[tuple]:
+    from jpq2hw.convert.hls4ml_convert import accumulator_widths
     from jpq2hw.pipeline import analyze_file, steps
 
     state = analyze_file(path, out=out, io="stream" if "stereo" in path.name else "auto", **options)
     state.out.mkdir(parents=True)
     steps.convert(state)
-    rows = []
-    for layer in state.analysis.layers:
-        hls_layer = next((l for l in state.hls_model.get_layers() if l.outputs[0] == layer.output), None)
-        acc = hls_layer.get_attr("accum_t") if hls_layer is not None else None
-        rows.append((layer.name, layer.accum_bits, int(acc.precision.width) if acc is not None else None))
-    return rows
+    built = accumulator_widths(state.hls_model)
+    return [(layer.name, layer.accum_bits, built.get(layer.output)) for layer in state.analysis.layers]
 
 
 def main(argv: list[str]) -> int:

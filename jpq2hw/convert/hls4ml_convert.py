@@ -93,3 +93,14 @@ def widest_type_bits(hls_model) -> int:
     """The width in bits of the widest type hls4ml gave any tensor, accumulator or constant."""
     return max((int(v.precision.width) for layer in hls_model.get_layers() for v in _named_types(layer).values()
                 if getattr(v.precision, "width", None) is not None), default=0)
+
+
+def accumulator_widths(hls_model) -> dict[str, int]:
+    """Output tensor -> width of the accum_t hls4ml was given, per layer that has one (hls4ml keeps the ONNX
+    tensor names)."""
+    widths = {}
+    for layer in hls_model.get_layers():
+        acc = layer.get_attr("accum_t")
+        if acc is not None and layer.outputs:
+            widths[layer.outputs[0]] = int(acc.precision.width)
+    return widths

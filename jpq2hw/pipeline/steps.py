@@ -2,7 +2,8 @@
 steps set and sets its own fields (documented in state.py). `STEPS` pairs each with its name, its progress
 label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
 
-Front half (no files written): load -> normalize -> validate -> exact_types -> annotate (what `jpq2hw report` runs) -> limits.
+Front half (no files written): load -> normalize -> validate -> exact_types -> annotate (what `jpq2hw report`
+runs) -> limits.
 Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> trace
 -> save_vectors -> report -> rtl -> write_report; then summary. compile builds one program (network, AXI-Stream
 wrapper, testbench) and simulate runs it once: the C-simulation and the wrapper check together. rtl and the
@@ -117,7 +118,7 @@ def check_limits(state: BuildState) -> None:
 # --- back half: inside the output folder --------------------------------------------------------------------
 
 def convert(state: BuildState) -> None:
-    from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert as hls4ml_convert, layer_types
+    from jpq2hw.convert.hls4ml_convert import ConvertOptions, accumulator_widths, convert as hls4ml_convert, layer_types
 
     opts = state.options
     state.convert_options = ConvertOptions(backend=BACKENDS[opts.backend], io_type=state.io_type,
@@ -125,6 +126,11 @@ def convert(state: BuildState) -> None:
                                            part=state.board.part, plan=state.plan)
     state.hls_model = hls4ml_convert(state.model, state.analysis, state.out / "hls", state.convert_options)
     state.hls_types = layer_types(state.hls_model)
+    built = accumulator_widths(state.hls_model)  # the cost model priced the analysis's widths: say if hls4ml differs
+    for layer in state.analysis.layers:
+        if layer.accum_bits is not None and built.get(layer.output, layer.accum_bits) != layer.accum_bits:
+            state.progress.warn(f"  note: layer {layer.name}: hls4ml's accumulator has {built[layer.output]} bits, "
+                                f"the value-range analysis the estimate prices {layer.accum_bits}")
     state.model.save(str(state.out / "model_normalized.onnx"))
 
 

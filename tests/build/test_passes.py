@@ -66,7 +66,8 @@ def test_streamlining_refuses_by_node_name(tmp_path):
 
 def test_exact_types_hold_every_constant_and_sum(model_file, tmp_path):
     """hls4ml is given, per dense/conv layer, an accumulator exactly as wide as the range of bias + sum(w x)
-    over its input's range, and weight/bias types that hold every constant (conversion only, no compile)."""
+    over its input's range, as wide as the value-range analysis says, and weight/bias types that hold every
+    constant (conversion only, no compile)."""
     from jpq2hw.convert.exact_precision import from_hls
 
     state = analyze_file(model_file("conv_stack"), out=tmp_path / "o")
@@ -84,6 +85,9 @@ def test_exact_types_hold_every_constant_and_sum(model_file, tmp_path):
         in_type = from_hls(layer.get_input_variable().type.precision)
         want = dot_range(in_type.range(), w.reshape(-1, w.shape[-1]), bias).to_type()
         assert (acc.width, acc.integer, acc.signed) == (want.width, want.integer, want.signed), layer.name
+        # the build's one value-range analysis (what the estimate prices) gives the same width
+        priced = next(l.accum_bits for l in state.analysis.layers if l.output == layer.outputs[0])
+        assert priced == acc.width, layer.name
         step = 2.0 ** -(wt.width - wt.integer)
         assert np.all(np.mod(w, step) == 0) and wt.range().lo <= w.min() and w.max() <= wt.range().hi, layer.name
         checked += 1
