@@ -1,13 +1,19 @@
 """Every ONNX op jpq2hw accepts, one module per op or op family, each registering one OpRule (registry.py says
 what a rule holds and who reads each part). Importing this package registers them all; the names below are
-views of the registry, by what reads them. To add an op: docs/adding-an-op.md."""
+views of the registry, by what reads them. To add an op: docs/adding-an-op.md (a new module here is found and
+registered by itself)."""
 
-from jpq2hw.ops import activations, batchnorm, elementwise, host, layout, linear, pooling, quant, resize, threshold
+import pkgutil
+from importlib import import_module
+
 from jpq2hw.ops.quant import QUANT_DOMAINS
 from jpq2hw.ops.registry import INTERNAL_OPS, OPS, OpRule, any_rule, register, register_internal, rule
 from jpq2hw.ops.threshold import THRESHOLD_DOMAIN, THRESHOLD_OP
 
-OP_MODULES = (quant, linear, activations, pooling, elementwise, batchnorm, layout, resize, host, threshold)
+HELPER_MODULES = {"registry", "affine"}  # the modules of this package that hold no op
+# every other module of this package registers its ops when imported: adding one is adding an op
+OP_MODULES = tuple(import_module(f"{__name__}.{name}")
+                   for name in sorted(m.name for m in pkgutil.iter_modules(__path__)) if name not in HELPER_MODULES)
 
 SUPPORTED_OPS = {name: op.becomes for name, op in OPS.items() if op.becomes}
 HOST_TAIL_OPS = tuple(name for name, op in OPS.items() if op.host == "tail")
