@@ -24,6 +24,8 @@ WIRING_OPS = LAYOUT_OPS + tuple(name for name, op in OPS.items() if op.host == "
 TYPE_PRESERVING_OPS = tuple(name for name, op in OPS.items() if op.type_preserving)
 WEIGHT_OPS = tuple(name for name, op in OPS.items() if op.weights)
 QUANTIZER_OPS = tuple(name for name, op in OPS.items() if op.quantizer)
+RESHAPE_OPS = tuple(name for name, op in OPS.items() if op.reshape)
+HOST_ARITH_OPS = tuple(name for name, op in OPS.items() if op.host_arith)
 RTL_OPS = {name: op.rtl for name, op in OPS.items() if op.rtl}
 ARITY = {name: op.inputs for name, op in OPS.items() if op.inputs and name != "Quant"}  # Quant: its own message
 

@@ -85,10 +85,11 @@ def _mul_div_needs_streamline(model, node) -> bool:
 
 
 register("Add", OpRule("residual Add of two activations, or a bias folded into the layer before", inputs=(2, 2),
-                       rtl="bias Add", streamline=streamline_Add, value_range=add_range))
-register("Sub", OpRule("Subtract of two activations", inputs=(2, 2), streamline=streamline_Sub,
+                       rtl="bias Add", host_arith=True, streamline=streamline_Add, value_range=add_range))
+register("Sub", OpRule("Subtract of two activations", inputs=(2, 2), host_arith=True, streamline=streamline_Sub,
                        value_range=add_range))
 register("Mul", OpRule("scaling by a power-of-two constant (folded into the fixed-point type)", inputs=(2, 2),
-                       needs_streamline=_mul_div_needs_streamline, streamline=streamline_Mul, value_range=mul_range))
+                       host_arith=True, needs_streamline=_mul_div_needs_streamline, streamline=streamline_Mul, value_range=mul_range))
 register("Div", OpRule("division by a constant (folded exactly into the integer arithmetic and thresholds)",
-                       inputs=(2, 2), needs_streamline=_mul_div_needs_streamline, streamline=streamline_Div))
+                       inputs=(2, 2), host_arith=True, needs_streamline=_mul_div_needs_streamline,
+                       streamline=streamline_Div))

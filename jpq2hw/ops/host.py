@@ -12,8 +12,8 @@ for _op in ("Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ArgMax", "TopK", "Exp",
             # distance heads (squared or absolute difference to prototypes, reduced over the embedding)
             "ReduceSum", "ReduceMean", "ReduceL2", "ReduceMax", "Pow", "Sqrt", "Abs", "Neg"):
     register(_op, _HOST_TAIL)
-register("Squeeze", OpRule(host="layout", constant=True))
-register("Unsqueeze", OpRule(host="layout", constant=True))
+register("Squeeze", OpRule(host="layout", constant=True, reshape=True))
+register("Unsqueeze", OpRule(host="layout", constant=True, reshape=True))
 
 
 def _streamline_depth_to_space(w, node):  # moves values between channels: one map for all of them

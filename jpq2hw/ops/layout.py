@@ -39,11 +39,11 @@ def concat_range(ranges, model, node) -> Range | None:
 
 _LAYOUT = dict(layout=True, type_preserving=True, value_range=same_range)
 register("Flatten", OpRule("Reshape (no hardware)", inputs=(1, 1), rtl="flatten", streamline=streamline_Flatten,
-                           **_LAYOUT))
+                           reshape=True, **_LAYOUT))
 register("Reshape", OpRule("Reshape (no hardware)", inputs=(2, 2), rtl="flatten", streamline=streamline_Reshape,
-                           **_LAYOUT))
+                           reshape=True, **_LAYOUT))
 register("Transpose", OpRule("layout change (no hardware, after channels-last conversion)", inputs=(1, 1),
                              streamline=streamline_Transpose, **_LAYOUT))
-register("Identity", OpRule("removed", inputs=(1, 1), rtl="identity", **_LAYOUT))
+register("Identity", OpRule("removed", inputs=(1, 1), rtl="identity", reshape=True, **_LAYOUT))
 register("Concat", OpRule("Concatenate", inputs=(1, 1 << 16), streamline=streamline_Concat,
                           value_range=concat_range))

@@ -30,6 +30,9 @@ class OpRule:
     type_preserving: bool = False  # its output has its input's quantizer type (annotate walks back through it)
     weights: str | None = None  # "dense" | "conv": a layer with constant weights (annotate, cost model)
     quantizer: bool = False  # sets the fixed-point grid of its output (Quant, BipolarQuant)
+    reshape: bool = False  # relabels the shape and keeps the order of the values (the host inverts it on a head)
+    host_arith: bool = False  # elementwise arithmetic the host may run in float (a head before the input quantizer,
+    #                           a tail with two data inputs)
     rtl: str | None = None  # what `jpq2hw rtl` writes for it; None: refused by name
     validate: Callable | None = None
     needs_streamline: Callable | None = None
