@@ -1,10 +1,10 @@
-"""The op table (jpq2hw/frontend/supported_ops.py) is the one description of the ops: the README lists what it
+"""The op registry (jpq2hw/ops/, one module per op) is the one description of the ops: the README lists what it
 lists, and the views the passes read agree with it (seconds, no hls4ml or g++)."""
 
 import re
 from pathlib import Path
 
-from jpq2hw.frontend import supported_ops as t
+import jpq2hw.ops as t
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
