@@ -28,8 +28,8 @@ def test_unknown_step_is_refused(model_file, tmp_path):
 def test_step_names_are_unique_and_front_half_first():
     names = step_names()
     assert len(names) == len(set(names)) == len(STEPS)
-    assert names[:5] == ["load", "normalize", "validate", "annotate", "limits"]
-    assert not any(s.in_output_folder for s in STEPS[:5]) and STEPS[5].in_output_folder
+    assert names[:6] == ["load", "normalize", "validate", "exact_types", "annotate", "limits"]
+    assert not any(s.in_output_folder for s in STEPS[:6]) and STEPS[6].in_output_folder
 
 
 def test_a_failing_step_restores_the_old_output(model_file, tmp_path):
