@@ -20,12 +20,15 @@ from jpq2hw.ops.linear import constant_value, weights_and_bias
 def value_ranges(model: ModelWrapper) -> dict[str, Range]:
     """tensor name -> exact Range, for the graph in its (topological) node order."""
     ranges: dict[str, Range] = {}
+    constants: dict[str, tuple] = {}  # a layer's weights and bias, read (and quantized) once
     for node in model.graph.node:
         rule = any_rule(node.op_type)
         if rule is None or rule.value_range is None or not node.output:
             continue
-        if node.op_type == "Add" and merged_bias(model, node) is not None:
-            r = accumulator_range(model, model.find_producer(merged_bias(model, node)), ranges)
+        if node.op_type in WEIGHT_OPS:  # the rule's linear_range, its constants kept for its bias Add below
+            r = accumulator_range(model, node, ranges, constants, with_bias_after=False)
+        elif node.op_type == "Add" and merged_bias(model, node) is not None:
+            r = accumulator_range(model, model.find_producer(merged_bias(model, node)), ranges, constants)
         else:
             r = rule.value_range(ranges, model, node)
         if r is not None:
@@ -58,13 +61,20 @@ def _bias_after(model: ModelWrapper, node):
     return constant_value(model, const).ravel()
 
 
-def accumulator_range(model: ModelWrapper, node, ranges: dict[str, Range]) -> Range | None:
-    """The exact range of a dense/conv layer's bias + sum(w * x), its bias Add merged in: hls4ml's accum_t."""
+def accumulator_range(model: ModelWrapper, node, ranges: dict[str, Range], constants: dict | None = None,
+                      with_bias_after: bool = True) -> Range | None:
+    """The exact range of a dense/conv layer's bias + sum(w * x), its bias Add merged in: hls4ml's accum_t.
+    `constants`: a cache of the layers' weights and biases by node name."""
     x = ranges.get(node.input[0])
-    w, bias = weights_and_bias(model, node)
-    if x is None or w is None:
+    if x is None:
         return None
-    after = _bias_after(model, node)
+    constants = {} if constants is None else constants
+    if node.name not in constants:
+        constants[node.name] = weights_and_bias(model, node)
+    w, bias = constants[node.name]
+    if w is None:
+        return None
+    after = _bias_after(model, node) if with_bias_after else None
     if after is not None:
         after = np.broadcast_to(after, (w.shape[1],))
         bias = after if bias is None else bias + after
@@ -72,11 +82,16 @@ def accumulator_range(model: ModelWrapper, node, ranges: dict[str, Range]) -> Ra
 
 
 def accumulator_bits(model: ModelWrapper, ranges: dict[str, Range]) -> dict[str, int]:
-    """Per dense/conv node name: the width of its exact accumulator type."""
+    """Per dense/conv node name: the width of its exact accumulator type (its output's range, or its bias Add's
+    when hls4ml merges that into the layer)."""
     bits = {}
     for node in model.graph.node:
-        if node.op_type in WEIGHT_OPS:
-            r = accumulator_range(model, node, ranges)
-            if r is not None:
-                bits[node.name] = r.to_type().width
+        if node.op_type not in WEIGHT_OPS:
+            continue
+        consumers = model.find_consumers(node.output[0]) or []
+        merged = len(consumers) == 1 and consumers[0].op_type == "Add" \
+            and merged_bias(model, consumers[0]) == node.output[0]
+        r = ranges.get(consumers[0].output[0] if merged else node.output[0])
+        if r is not None:
+            bits[node.name] = r.to_type().width
     return bits
