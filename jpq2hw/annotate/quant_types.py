@@ -106,9 +106,11 @@ def input_quant(model: ModelWrapper, source: str) -> QuantSpec:
     return quant_spec(model, first_input_quant(model, source))
 
 
-def analyze(model: ModelWrapper, source: str, accum_bits: dict[str, int] | None = None) -> ModelAnalysis:
+def analyze(model: ModelWrapper, source: str, accum_bits: dict[str, int] | None = None,
+            constants: dict | None = None) -> ModelAnalysis:
     """The layers of the hardware graph; `accum_bits`: each layer's exact accumulator width by node name
-    (jpq2hw.annotate.value_ranges.accumulator_bits), None where unknown."""
+    (jpq2hw.annotate.value_ranges.accumulator_bits), None where unknown; `constants`: the quantized weights the
+    value-range analysis already read, by tensor name."""
     in_name = model.graph.input[0].name
     analysis = ModelAnalysis(
         input_name=in_name,
@@ -121,7 +123,8 @@ def analyze(model: ModelWrapper, source: str, accum_bits: dict[str, int] | None 
         w_quant = model.find_producer(node.input[1])
         if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:
             raise JpqError(f"{source}: node '{node.name}' ({node.op_type}): its weights are not a quantized constant")
-        weights = quantized_constant(model, w_quant)
+        weights = (constants or {}).get(node.input[1])
+        weights = quantized_constant(model, w_quant) if weights is None else weights
         act_q = _producer_quant(model, node.input[0])
         out_shape = model.get_tensor_shape(node.output[0])
         if node.op_type == "Conv":

@@ -17,15 +17,16 @@ from jpq2hw.ops import WEIGHT_OPS, any_rule
 from jpq2hw.ops.linear import constant_value, weights_and_bias
 
 
-def value_ranges(model: ModelWrapper) -> dict[str, Range]:
-    """tensor name -> exact Range, for the graph in its (topological) node order."""
+def value_ranges(model: ModelWrapper, constants: dict | None = None) -> dict[str, Range]:
+    """tensor name -> exact Range, for the graph in its (topological) node order. `constants`: filled with the
+    quantized value of each weight and bias tensor read (annotate reuses them)."""
     ranges: dict[str, Range] = {}
-    constants: dict[str, tuple] = {}  # a layer's weights and bias, read (and quantized) once
+    constants = {} if constants is None else constants
     for node in model.graph.node:
         rule = any_rule(node.op_type)
         if rule is None or rule.value_range is None or not node.output:
             continue
-        if node.op_type in WEIGHT_OPS:  # the rule's linear_range, its constants kept for its bias Add below
+        if node.op_type in WEIGHT_OPS:  # the rule's linear_range, its weights read once for its bias Add too
             r = accumulator_range(model, node, ranges, constants, with_bias_after=False)
         elif node.op_type == "Add" and merged_bias(model, node) is not None:
             r = accumulator_range(model, model.find_producer(merged_bias(model, node)), ranges, constants)
@@ -64,14 +65,11 @@ def _bias_after(model: ModelWrapper, node):
 def accumulator_range(model: ModelWrapper, node, ranges: dict[str, Range], constants: dict | None = None,
                       with_bias_after: bool = True) -> Range | None:
     """The exact range of a dense/conv layer's bias + sum(w * x), its bias Add merged in: hls4ml's accum_t.
-    `constants`: a cache of the layers' weights and biases by node name."""
+    `constants`: a cache of the quantized constants by tensor name."""
     x = ranges.get(node.input[0])
     if x is None:
         return None
-    constants = {} if constants is None else constants
-    if node.name not in constants:
-        constants[node.name] = weights_and_bias(model, node)
-    w, bias = constants[node.name]
+    w, bias = weights_and_bias(model, node, constants)
     if w is None:
         return None
     after = _bias_after(model, node) if with_bias_after else None

@@ -12,22 +12,28 @@ from jpq2hw.ops.quant import quantized_constant
 from jpq2hw.ops.registry import OpRule, register
 
 
-def constant_value(model, name: str) -> np.ndarray | None:
-    """The value of a constant tensor: an initializer, or a Quant node of an initializer; None otherwise."""
+def constant_value(model, name: str, cache: dict | None = None) -> np.ndarray | None:
+    """The value of a constant tensor: an initializer, or a Quant node of an initializer; None otherwise.
+    `cache`: tensor name -> value, filled here (quantizing a large weight tensor takes a while)."""
+    if cache is not None and name in cache:
+        return cache[name]
     value = model.get_initializer(name)
     if value is not None:
         return np.asarray(value, dtype=np.float64)
     producer = model.find_producer(name)
-    if producer is not None and producer.op_type == "Quant" and model.get_initializer(producer.input[0]) is not None:
-        return np.asarray(quantized_constant(model, producer), dtype=np.float64)
-    return None
+    if producer is None or producer.op_type != "Quant" or model.get_initializer(producer.input[0]) is None:
+        return None
+    value = np.asarray(quantized_constant(model, producer), dtype=np.float64)
+    if cache is not None:
+        cache[name] = value
+    return value
 
 
-def weights_and_bias(model, node) -> tuple[np.ndarray | None, np.ndarray | None]:
+def weights_and_bias(model, node, cache: dict | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The layer's constant weights as (fan_in, n_out) columns (a conv's kernel per output channel; depthwise: each
     channel's own kernel) and its bias, read through their Quant nodes; None where not constant."""
-    w = constant_value(model, node.input[1])
-    bias = constant_value(model, node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    w = constant_value(model, node.input[1], cache)
+    bias = constant_value(model, node.input[2], cache) if len(node.input) > 2 and node.input[2] else None
     if w is None:
         return None, bias
     if node.op_type == "Conv":  # (c_out, ...): one column per output channel

@@ -42,6 +42,7 @@ class BuildState:
     boundary: HostBoundary | None = None  # host <-> hardware values
     # exact_types: tensor -> exact Range (jpq2hw.core.fixed.Range) of the hardware graph
     types: dict[str, Range] = field(default_factory=dict)
+    constants: dict[str, np.ndarray] = field(default_factory=dict)  # weights/biases as quantized, read once
     # annotate
     analysis: ModelAnalysis | None = None  # the layers of the hardware graph
     input_quant: QuantSpec | None = None  # the quantizer of the real input the test vectors are drawn for

@@ -77,7 +77,8 @@ def exact_types(state: BuildState) -> None:
     `report`, --fit auto and the RTL price and build)."""
     from jpq2hw.annotate.value_ranges import value_ranges
 
-    state.types = value_ranges(state.model)
+    state.constants = {}
+    state.types = value_ranges(state.model, state.constants)
 
 
 def annotate(state: BuildState) -> None:
@@ -87,7 +88,7 @@ def annotate(state: BuildState) -> None:
     from jpq2hw.verify import vectors
 
     opts, n = state.options, state.normalized
-    state.analysis = analyze(state.model, state.source, accumulator_bits(state.model, state.types))
+    state.analysis = analyze(state.model, state.source, accumulator_bits(state.model, state.types), state.constants)
     # vectors have the reference's input shape (the hardware's may be lifted from 1-D to 2-D)
     state.input_shape = list(n.reference.get_tensor_shape(n.reference.graph.input[0].name)[1:])
     state.input_quant = (input_quant(n.reference, state.source) if state.boundary.integer_core
