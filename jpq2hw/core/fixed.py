@@ -133,15 +133,15 @@ def dot_range(x: Range, weights: np.ndarray, bias: np.ndarray | None = None) -> 
     weights: (fan_in, n_out). Zero weights contribute nothing, which is what makes sparse layers narrow."""
     fw = dyadic_frac(weights)
     w = to_ints(weights, fw).reshape(weights.shape[0], -1)
+    if w.dtype != object and w.size and float(np.abs(w).max()) * w.shape[0] >= 2.0**62:
+        w = w.astype(object)  # column sums that int64 cannot hold: Python ints (exact, slower)
+    pos = np.where(w > 0, w, 0).sum(axis=0)  # per output: the sum of its positive and of its negative weights
+    neg = np.where(w < 0, w, 0).sum(axis=0)
     x_mag = max(abs(x.lo), abs(x.hi))
-    if w.dtype != object and float(np.abs(w).sum(axis=0).max(initial=0)) * x_mag >= 2.0**61:
-        w = w.astype(object)  # sums that int64 cannot hold: Python ints (exact, slower)
-    elif w.dtype != object:
-        x = Range(int(x.lo), int(x.hi), x.frac)
-    pos = np.where(w > 0, w, 0)
-    neg = np.where(w < 0, w, 0)
-    hi = (pos * x.hi + neg * x.lo).sum(axis=0)
-    lo = (pos * x.lo + neg * x.hi).sum(axis=0)
+    if w.dtype != object and (x_mag >= 2**61 or float(np.max(pos - neg, initial=0)) * x_mag >= 2.0**61):
+        pos, neg = pos.astype(object), neg.astype(object)  # products int64 cannot hold
+    hi = pos * x.hi + neg * x.lo
+    lo = pos * x.lo + neg * x.hi
     f = x.frac + fw
     out = Range(int(min(lo)), int(max(hi)), f)
     if bias is not None and np.any(bias != 0):
