@@ -97,19 +97,25 @@ class Range:
 def dyadic_frac(values: np.ndarray) -> int:
     """Smallest f with every value an integer multiple of 2**-f. Raises ValueError if a value is not a
     finite dyadic number (every finite float is dyadic, so this only fails on inf/nan)."""
-    values = np.asarray(values, dtype=np.float64).ravel()
+    values = np.ascontiguousarray(values, dtype=np.float64).ravel()
     if not np.all(np.isfinite(values)):
         raise ValueError("non-finite constant")
-    f = -1074
-    nz = values[values != 0]
-    if nz.size == 0:
+    bits = values.view(np.int64)
+    exponent = (bits >> 52) & 0x7FF  # biased; 0: zero or subnormal
+    if np.any((exponent == 0) & (values != 0)):  # subnormals: the slow, general way
+        nz = values[values != 0]
+        mant, exp = np.frexp(nz)  # nz = mant * 2**exp, 0.5 <= |mant| < 1 with 53-bit mantissa
+        m = (np.abs(mant) * (1 << 53)).astype(np.int64)
+        tz = np.log2((m & -m).astype(np.float64)).astype(np.int64)  # the lowest set bit: a power of two, exact
+        return int(np.max(53 - exp - tz))
+    if not np.any(values):
         return 0
-    mant, exp = np.frexp(nz)  # nz = mant * 2**exp, 0.5 <= |mant| < 1 with 53-bit mantissa
-    # mant * 2**53 is an integer; strip its trailing zeros
-    m = (np.abs(mant) * (1 << 53)).astype(np.int64)
-    tz = np.log2((m & -m).astype(np.float64)).astype(np.int64)  # the lowest set bit: a power of two, exact
-    f = int(np.max(53 - exp - tz))
-    return f
+    # a normal float is M * 2**(E - 1075) with the 53-bit integer M = mantissa | 1 << 52; its grid is the lowest
+    # set bit of M (a power of two, whose own exponent field says which)
+    mantissa = (bits & ((1 << 52) - 1)) | (1 << 52)
+    lowest = ((mantissa & -mantissa).astype(np.float64).view(np.int64) >> 52) - 1023
+    frac = 1075 - exponent - lowest
+    return int(np.max(np.where(values != 0, frac, np.iinfo(np.int64).min)))
 
 
 def to_ints(values: np.ndarray, frac: int) -> np.ndarray:
