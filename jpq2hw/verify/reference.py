@@ -21,6 +21,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
+from jpq2hw.errors import JpqError
+from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
+from jpq2hw.normalize.passes import lift_1d_to_2d
 from jpq2hw.ops import OPS
 
 FLOAT32_MANTISSA_BITS = 24
@@ -116,8 +119,6 @@ def _session(model: onnx.ModelProto):
     except Exception as exc:  # NOT_IMPLEMENTED (no kernel for an op at the file's opset), INVALID_GRAPH...
         if not type(exc).__module__.startswith("onnxruntime"):
             raise
-        from jpq2hw.errors import JpqError
-
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), "?")
         raise JpqError(f"onnxruntime cannot run the reference model (ONNX opset {opset}): "
                        f"{str(exc).splitlines()[0]}") from None
@@ -212,14 +213,10 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
-
     m = ModelWrapper(_at_least_opset(onnx.ModelProto.FromString(model.model.SerializeToString())))
     # value-preserving rewrites: onnxruntime has no float64 average pooling, qonnx lowers no grouped Conv
     m = grouped_convs_as_dense(average_pools_as_sums(m, "reference"), "reference").transform(InferShapes())
     if len(m.get_tensor_shape(m.graph.input[0].name) or []) == 3:
-        from jpq2hw.normalize.passes import lift_1d_to_2d
-
         lift_1d_to_2d(m)  # qonnx lowers only 2-D convolutions; height 1 is the same computation
         m = m.transform(InferShapes())
     _split_conv_bias(m)
@@ -262,8 +259,6 @@ def _at_least_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         return version_converter.convert_version(model, LOWERING_OPSET)
     except Exception as exc:
-        from jpq2hw.errors import JpqError
-
         raise JpqError(f"the model's ONNX opset {opset} could not be converted to opset {LOWERING_OPSET} for the "
                        f"float64 reference ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                        f"re-export the model with opset >= {LOWERING_OPSET}") from None
