@@ -130,6 +130,8 @@ def main(argv=None):
     r.add_argument("--threads", type=int, default=1)
     sub.add_parser("list", help="the runs and whether they are done")
     sub.add_parser("report", help="write STUDY.md from the finished runs")
+    e = sub.add_parser("estimate", help="hardware estimates of finished runs (cached in their folders)")
+    e.add_argument("names", nargs="+", choices=sorted(RUNS))
     args = p.parse_args(argv)
     if args.command == "list":
         for name in RUNS:
@@ -140,10 +142,66 @@ def main(argv=None):
             res = run(name)
             print(f"{name}: test EPE {res['test']['epe']:.3f} (float {res['float_test']['epe']:.3f}), "
                   f"sparsity {res['history'][-1]['sparsity']:.4f}", flush=True)
+    elif args.command == "estimate":
+        for name in args.names:
+            print(name, json.dumps(hardware_estimate(name)), flush=True)
     else:
         import study_report
 
         study_report.write(RUNS, STUDY, HERE / "STUDY.md")
+
+
+
+def load_run(name: str):
+    """A finished run's compressed torch model (quantized, masked)."""
+    from jpq2hw.compress import CompressConfig
+    from jpq2hw.compress.qmodules import prepare_model, set_quant_enabled
+
+    result = json.loads((STUDY / name / "result.json").read_text())
+    cfg = CompressConfig.from_dict({k: v for k, v in result["config"].items() if v is not None}, source=name)
+    model = prepare_model(N.SceneNet(*N.PARENTS[result["parent"]]), cfg)
+    set_quant_enabled(model, True)
+    model.load_state_dict(torch.load(STUDY / name / "model.pt"))
+    return model.eval()
+
+
+# the estimate's frame: the full width (line buffers hold whole rows) and a few rows; the per-pixel datapath is
+# the same at any height, and frames/s is scaled to the full frame (one pixel a clock per layer)
+ESTIMATE_FRAME = (16, N.FRAME[1])
+
+
+def hardware_estimate(name: str) -> dict:
+    """jpq2hw's cost model (io_stream, PYNQ-Z2) on the run's QONNX, plus the two stereo layers it does not
+    price (cost volume and argmax), by a rough count of their fabric multipliers and comparators."""
+    import tempfile
+
+    from jpq2hw.compress import to_qonnx
+    from jpq2hw.costmodel import cost_layers
+    from jpq2hw.costmodel import estimate as cost_estimate
+    from jpq2hw.pipeline import analyze_file
+
+    cached = STUDY / name / "estimate.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    model = load_run(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.onnx"
+        to_qonnx(model, torch.zeros(1, 2, *ESTIMATE_FRAME), path)
+        state = analyze_file(path)
+        est = cost_estimate(cost_layers(state.model, state.analysis), state.board, io_type="io_stream")
+    d = est.to_dict()
+    from jpq2hw.compress.stereo import Siamese
+
+    features = [m for m in model.modules() if isinstance(m, Siamese)][-1].conv.out_channels
+    cv_products, bits = features * N.MAX_DISP, 8
+    extra_lut = cv_products * (bits * bits + 2 * bits) + N.MAX_DISP * 2 * bits  # products + argmax comparators
+    res = est.resources()
+    scale = ESTIMATE_FRAME[0] * ESTIMATE_FRAME[1] / (N.FRAME[0] * N.FRAME[1])
+    out = {**res, "lut_with_stereo_layers": res.get("lut", 0) + extra_lut, "stereo_layers_lut": extra_lut,
+            "fit": est.fit_status(), "fps_full_frame": round(d["performance"]["throughput_per_s"] * scale, 1),
+            "clock_mhz": d["clock_mhz"]}
+    cached.write_text(json.dumps(out, indent=1))
+    return out
 
 
 if __name__ == "__main__":

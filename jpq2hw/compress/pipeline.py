@@ -362,6 +362,8 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
                           f"val {val} ({record['seconds']:.1f} s)")
         if on_step_done:
             on_step_done(step.key)
-        check_dead_channels(layers, config.allow_dead_channels, step.key)
+    # on the result only: a channel the quantizer rounds to 0 at calibration can come back in QAT (the history
+    # records every step's survivors)
+    check_dead_channels(survivors(qmodel), config.allow_dead_channels, plan[-1].key if plan else "none")
     qmodel.eval()
     return qmodel, state.history

@@ -51,12 +51,13 @@ def survivors(model) -> dict[str, dict]:
 
 
 def check_dead_channels(layers: dict[str, dict], allowed, step: str) -> None:
-    """One-line error for the first layer with an output channel left without weights (unless allowed)."""
+    """One-line error for the first layer of the result with an output channel left without weights (unless
+    allowed)."""
     for name, info in layers.items():
         dead = info["dead_channels"]
         if dead and name not in allowed:
             shown = ", ".join(map(str, dead[:12])) + (", ..." if len(dead) > 12 else "")
-            raise JpqError(f"compress: after step {step}, layer '{name}' has {len(dead)} of {info['out_channels']} "
+            raise JpqError(f"compress: after its last step ({step}), layer '{name}' has {len(dead)} of {info['out_channels']} "
                            f"output channels with no weight left (channels {shown}): the network can no longer "
                            f"use them; set min_kept_per_channel >= 1 (the default), lower target_sparsity or "
                            f"layer_sparsity.{name}, or list '{name}' in allow_dead_channels to accept it")
