@@ -4,6 +4,7 @@ layers (core, ops) import nothing above them. Run as a script, it prints the cou
 import ast
 import sys
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "jpq2hw"
@@ -17,7 +18,8 @@ def _part(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def imports() -> list[tuple[str, str, bool]]:
+@lru_cache(maxsize=1)
+def imports() -> tuple[tuple[str, str, bool], ...]:
     """(importing module, imported jpq2hw module, inside a function) for every internal import."""
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -35,7 +37,7 @@ def imports() -> list[tuple[str, str, bool]]:
             else:
                 continue
             found += [(module, t, id(node) in in_function) for t in targets]
-    return found
+    return tuple(found)
 
 
 def part_graph() -> dict[str, set[str]]:
