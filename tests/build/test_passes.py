@@ -107,3 +107,21 @@ def test_head_core_and_tail_compose_to_the_whole_model(tmp_path):
     composed = b.tail.run(core_out)
     assert np.allclose(composed, whole, rtol=1e-5, atol=1e-6) and composed.shape == whole.shape
     assert np.allclose(composed.sum(axis=1), 1.0, atol=1e-5)  # the softmax really ran on the host
+
+
+def test_normalization_is_a_list_of_named_passes_each_runnable_alone(tmp_path):
+    """The order of normalization is one list (NORMALIZE_PASSES); a prefix of it runs on its own and does what its
+    names say (no g++)."""
+    from jpq2hw.normalize.passes import NORMALIZE_PASSES, NormalizeRun
+
+    names = [name for name, _ in NORMALIZE_PASSES]
+    assert len(names) == len(set(names))
+    assert names.index("split_head") < names.index("set_aside_reference") < names.index("average_pools_as_sums")
+    assert names.index("check_quantizers") == names.index("streamline") - 1  # streamlining's precondition, in view
+    b = QonnxBuilder([1, 6], in_bits=6, in_signed=True, in_scale_exp=-3, seed=5)
+    model = b.build(b.quant(b.dense(b.x, 4, wbits=4), 4, True, -2))
+    run = NormalizeRun(source="m.onnx", input_type=None, file_input=model.graph.input[0].name)
+    for name, apply in NORMALIZE_PASSES[:names.index("cleanup") + 1]:
+        model = apply(model, run)
+    assert model.graph.input[0].name == "global_in"  # qonnx's cleanup ran
+    assert run.reference is None and run.head is None  # later passes set these
