@@ -143,7 +143,7 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
         to_qonnx(qmodel, example, output)
     m = model_metrics(qmodel, example)
     final = history[-1] if history else {}
-    for line in summary_lines(float_val, final.get("val"), m, float_m):
+    for line in summary_lines(float_val, final.get("val"), m, float_m, final.get("layers")):
         progress.info(line)
     if args.history:
         Path(args.history).write_text(json.dumps({"history": history, "float_val": float_val, "metrics": m,
