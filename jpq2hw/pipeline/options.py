@@ -58,9 +58,9 @@ def check_options(opts: BuildOptions):
         from jpq2hw.frontend.input_type import parse_input_type
 
         parse_input_type(opts.input_type)  # a malformed type fails before anything is built
-    out = opts.output_dir()
-    if out.exists() and not opts.force:
-        raise JpqError(f"output folder {out} exists; pass --force to replace it")
+    from jpq2hw.output_folder import check_replaceable
+
+    check_replaceable(opts.output_dir(), opts.force, keep=(Path(opts.model),))  # before any work; deletes nothing
     if opts.rtl:
         from jpq2hw.rtl.run import check_tools
 
