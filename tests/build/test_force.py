@@ -1,8 +1,10 @@
 """`build --force` replaces only a build folder jpq2hw made (its `.jpq2hw-build` marker): `-o .`, `-o` the model's
 own folder, any other existing folder, a file or a symbolic link are refused in one line before any work, and the
-surrounding folder is byte for byte what it was. A real build writes nothing outside OUT."""
+surrounding folder is byte for byte what it was. A real build writes nothing outside OUT, and its Makefile runs
+nothing that OUT's name spells."""
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -99,10 +101,20 @@ def test_a_failed_rename_is_one_line_and_keeps_both(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_a_build_writes_nothing_outside_its_folder(work, capsys):
-    """A whole build (g++ C-simulation included) beside someone's files: only OUT appears, marked as ours."""
+NASTY_OUT = "o '$(touch PWNED)' `touch PWNED` ;touch PWNED"  # quotes, command substitutions, spaces, a separator
+
+
+def test_a_build_writes_nothing_outside_its_folder_and_make_runs_nothing_from_its_path(work, capsys):
+    """A whole build (g++ C-simulation included) beside someone's files, into a folder whose name is shell code:
+    only OUT appears, marked as ours; the documented `make -C OUT/board csim` passes and runs nothing from the
+    path (the Makefile names no absolute path)."""
     before = snapshot(work.parent)
-    assert main(["build", "models/m.onnx", "-o", "out", "-q", "--vectors", "5"]) == 0, capsys.readouterr().err
+    assert main(["build", "models/m.onnx", "-o", NASTY_OUT, "-q", "--vectors", "5"]) == 0, capsys.readouterr().err
     after = snapshot(work.parent)
-    assert {k: v for k, v in after.items() if not k.startswith("work/out")} == before
-    assert (work / "out" / BUILD_MARKER).is_file() and (work / "out" / "report.json").is_file()
+    assert {k: v for k, v in after.items() if not k.startswith(f"work/{NASTY_OUT}")} == before
+    out = work / NASTY_OUT
+    assert (out / BUILD_MARKER).is_file() and (out / "report.json").is_file()
+    make = subprocess.run(["make", "-C", str(out / "board"), "csim", "CXXFLAGS=-std=c++17 -O0 -Wno-unknown-pragmas"],
+                          capture_output=True, text=True, timeout=300)  # -O0: the quickest compile
+    assert make.returncode == 0 and "0 mismatched" in make.stdout, make.stdout + make.stderr
+    assert not list(work.parent.rglob("PWNED")), "a command in the output path ran"
