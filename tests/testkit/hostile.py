@@ -439,9 +439,15 @@ class CliProbe:
     name: str
     argv: list            # after `jpq2hw`; "{dir}" is replaced by the probe's folder
     code: int = 2         # the exit code it must end with
-    keep: tuple = ()      # files (relative to the folder) that must still hold PRECIOUS afterwards
+    keep: tuple = ()      # files (relative to the folder) that must be unchanged afterwards
     absent: tuple = ()    # paths that must not exist afterwards
     setup: object = None  # setup(folder) makes the inputs
+
+
+# 9 levels of 9 aliases in an option whose wrong type gets quoted: a billion list items once printed (pyyaml
+# shares them while loading)
+YAML_ALIAS_BOMB = "compress:\n  weight_bits: [&a0 [x, x, x, x, x, x, x, x, x], " + ", ".join(
+    f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)) + "]\n"
 
 
 def _compress_setup(config: str, victim: str = "victim"):
@@ -456,7 +462,7 @@ def _compress_setup(config: str, victim: str = "victim"):
     return setup
 
 
-def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False):
+def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False, user_report: str | None = None):
     def setup(folder: Path) -> None:
         from testkit.qonnx_builder import QonnxBuilder
 
@@ -464,6 +470,9 @@ def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False):
         b.save(b.dense(b.x, 3), folder / name)
         if out_parent_is_file:
             (folder / "afile").write_text(PRECIOUS)
+        if user_report:
+            (folder / user_report).mkdir()
+            (folder / user_report / "report.md").write_text(PRECIOUS)
     return setup
 
 
@@ -490,6 +499,21 @@ def cli_probes() -> list[CliProbe]:
                  setup=_compress_setup("entry: entry.py:boom\n")),
         CliProbe("compress_entry_exits_0", ["compress", "{dir}/work/c.yaml", "-q"], absent=("work/m.onnx",),
                  setup=_compress_setup("entry: entry.py:leave\noutput: m.onnx\n")),
+        CliProbe("compress_output_is_the_entry", ["compress", "{dir}/work/c.yaml", "-q"], keep=("work/entry.py",),
+                 setup=_compress_setup("entry: entry.py:make\noutput: entry.py\n")),
+        CliProbe("compress_output_is_the_config", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\noutput: c.yaml\n")),
+        CliProbe("compress_output_is_someones_file", ["compress", "{dir}/work/c.yaml", "-q"],
+                 keep=("victim/precious.txt",),
+                 setup=_compress_setup("entry: entry.py:make\noutput: ../victim/precious.txt\n")),
+        CliProbe("compress_yaml_alias_bomb", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\n" + YAML_ALIAS_BOMB)),
+        CliProbe("compress_huge_value_echoed", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\ncompress: {method: '" + "x" * 400_000 + "'}\n")),
+        CliProbe("report_keeps_a_users_report", ["report", "{dir}/m.onnx", "-o", "{dir}/docs"],
+                 keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
+        CliProbe("report_force_keeps_a_users_report", ["report", "{dir}/m.onnx", "-o", "{dir}/docs", "--force"],
+                 keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
         CliProbe("build_output_parent_is_a_file", ["build", "{dir}/m.onnx", "-o", "{dir}/afile/out", "-q"],
                  keep=("afile",), setup=_model_setup(out_parent_is_file=True)),
         CliProbe("build_forged_file_name", ["build", "{dir}/" + FORGED_NAME + ".onnx", "-o", "{dir}/out", "--board",
@@ -513,6 +537,7 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     if probe.setup:
         probe.setup(folder)
+    kept = {rel: (folder / rel).read_bytes() for rel in probe.keep if (folder / rel).is_file()}
     argv = [a.replace("{dir}", str(folder)) for a in probe.argv]
     out, err_stream, path = io.StringIO(), io.StringIO(), os.environ.get("PATH", "")
     os.environ["PATH"] = "/usr/bin:/bin"
@@ -529,13 +554,15 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
         problems.append(f"exit {proc.returncode}, expected {probe.code}: {last[:300]}")
     if probe.code == 2 and not last.startswith(f"jpq2hw {argv[0]}: error:"):
         problems.append(f"refusal is not one 'jpq2hw {argv[0]}: error:' line: {err[-300:]!r}")
+    if len(last) > 1100:
+        problems.append(f"an error line of {len(last):,} characters")
     if "internal error" in err or "Traceback" in err:
         problems.append(f"internal error or traceback: {err[-300:]!r}")
     if any(not ch.isprintable() and ch != "\n" for ch in proc.stdout + proc.stderr):
         problems.append("raw control characters in the output")
     for rel in probe.keep:
         target = folder / rel
-        if not target.is_file() or target.read_text() != PRECIOUS:
+        if not target.is_file() or target.read_bytes() != kept.get(rel):
             problems.append(f"{rel} was deleted or changed")
     for rel in probe.absent:
         if (folder / rel).exists():
