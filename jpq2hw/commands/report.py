@@ -105,7 +105,11 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "auto", r
 def run(args) -> int:
     from jpq2hw.report.build_report import render_markdown, write_reports
 
+    from jpq2hw.errors import check_utf8_path
+
+    check_utf8_path(args.model, "model file")
     if args.out is not None:
+        check_utf8_path(args.out, "-o")
         check_report_folder(Path(args.out), args.force)
     report = build_estimate_report(args.model, args.board, io=args.io, reuse_factor=args.reuse_factor,
                                    fit=args.fit, clock_mhz=args.clock_mhz, csynth=args.csynth,

@@ -41,7 +41,12 @@ def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
         return
     for tensor in external:
         location = next((e.value for e in tensor.external_data if e.key == "location"), None)
-        problem = "is not named" if location is None else _not_a_regular_file(path.parent / location)
+        if location is None:
+            problem = "is not named"
+        elif "\0" in location:  # the system cannot even look such a name up
+            problem = "is not a valid file name (it holds a NUL byte)"
+        else:
+            problem = _not_a_regular_file(path.parent / location)
         if problem:
             raise JpqError(f"{path}: external data file '{location}' for tensor '{tensor.name}' {problem} "
                            f"(it must be a regular file beside the model)")

@@ -58,7 +58,11 @@ def check_options(opts: BuildOptions):
         from jpq2hw.frontend.input_type import parse_input_type
 
         parse_input_type(opts.input_type)  # a malformed type fails before anything is built
+    from jpq2hw.errors import check_utf8_path
     from jpq2hw.output_folder import check_replaceable
+
+    check_utf8_path(opts.model, "model file")
+    check_utf8_path(opts.output_dir(), "output folder")
 
     check_replaceable(opts.output_dir(), opts.force, keep=(Path(opts.model),))  # before any work; deletes nothing
     if opts.rtl:

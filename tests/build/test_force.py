@@ -118,3 +118,29 @@ def test_a_build_writes_nothing_outside_its_folder_and_make_runs_nothing_from_it
                           capture_output=True, text=True, timeout=300)  # -O0: the quickest compile
     assert make.returncode == 0 and "0 mismatched" in make.stdout, make.stdout + make.stderr
     assert not list(work.parent.rglob("PWNED")), "a command in the output path ran"
+
+
+@pytest.mark.parametrize("where", ["hls4ml", "g++", "write"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(work, capsys, monkeypatch, where):
+    """ENOSPC inside hls4ml's writer, in g++'s log (ld), or in our own writing: one line that says so (not "hls4ml
+    could not convert", not a g++ error, not an internal error), exit 2, the folder as it was."""
+    import errno
+
+    from jpq2hw.verify.gxx import Compiled
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "firmware/myproject.cpp")
+
+    if where == "hls4ml":
+        monkeypatch.setattr("hls4ml.model.graph.ModelGraph.write", full)
+    elif where == "g++":
+        log = "/usr/bin/ld: final link failed: No space left on device\ncollect2: error: ld returned 1 exit status"
+        monkeypatch.setattr("jpq2hw.writer.axis_check.build_testbench", lambda *a, **k: Compiled(False, log, {}, False))
+    else:
+        monkeypatch.setattr("jpq2hw.writer.board_files.render_board_files", full)
+    before = snapshot(work.parent)
+    code = main(["build", "models/m.onnx", "-o", "out", "-q", "--vectors", "5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "no space left on the device" in err, err
+    assert "internal error" not in err and "hls4ml could not" not in err and "g++ failed" not in err
+    assert snapshot(work.parent) == before

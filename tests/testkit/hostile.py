@@ -360,6 +360,9 @@ def _hostile_models() -> dict[str, object]:
         ext4 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
         ext4.external_data.add(key="location", value=f"side_{kind}.data")
         cases[f"external_data_{kind}"] = _model(nodes, [ext4] + inits[1:])
+    ext5 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+    ext5.external_data.add(key="location", value="w\0.data")
+    cases["external_data_nul_byte"] = _model(nodes, [ext5] + inits[1:])
     del w
 
     # names that try to forge output: a line break and terminal escapes in a node named by an error
@@ -514,6 +517,10 @@ def cli_probes() -> list[CliProbe]:
                  keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
         CliProbe("report_force_keeps_a_users_report", ["report", "{dir}/m.onnx", "-o", "{dir}/docs", "--force"],
                  keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
+        CliProbe("build_non_utf8_file_name", ["build", "{dir}/bad\udcffname.onnx", "-q"],
+                 setup=_model_setup("bad\udcffname.onnx")),
+        CliProbe("report_non_utf8_file_name", ["report", "{dir}/bad\udcffname.onnx"],
+                 setup=_model_setup("bad\udcffname.onnx")),
         CliProbe("build_output_parent_is_a_file", ["build", "{dir}/m.onnx", "-o", "{dir}/afile/out", "-q"],
                  keep=("afile",), setup=_model_setup(out_parent_is_file=True)),
         CliProbe("build_forged_file_name", ["build", "{dir}/" + FORGED_NAME + ".onnx", "-o", "{dir}/out", "--board",
