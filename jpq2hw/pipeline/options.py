@@ -52,8 +52,12 @@ def check_options(opts: BuildOptions):
         raise JpqError(f"--reuse-factor {opts.reuse_factor}: must be >= 1")
     if opts.clock_mhz is not None and not 1 <= opts.clock_mhz <= 1000:
         raise JpqError(f"--clock-mhz {opts.clock_mhz}: must be between 1 and 1000")
-    if opts.input_data is not None and not Path(opts.input_data).is_file():
-        raise JpqError(f"--input-data {opts.input_data}: no such file")
+    if opts.input_data is not None:
+        from jpq2hw.frontend.load import not_a_regular_file
+
+        problem = not_a_regular_file(Path(opts.input_data))  # a FIFO would block, a device never end
+        if problem:
+            raise JpqError(f"--input-data {opts.input_data}: {'no such file' if problem == 'is missing' else problem}")
     if opts.input_type is not None:
         from jpq2hw.frontend.input_type import parse_input_type
 

@@ -56,7 +56,8 @@ def test_bombs_are_refused_by_name_before_folding(tmp_path):
               "bomb_tile": "'Tile_bomb' (Tile)", "bomb_expand": "'Expand_bomb' (Expand)",
               "bomb_if_branch": "'If_bomb' (If) carries a subgraph", "bomb_loop_1e12": "'Loop_bomb' (Loop) carries",
               "bomb_shape_from_arithmetic": "shape cannot be known before computing it",
-              "bomb_contrib_op": "domain 'com.microsoft'"}
+              "bomb_contrib_op": "domain 'com.microsoft'",
+              "bomb_resize_8192": "'Resize_up' (Resize): tensor 'up' would hold 2,147,483,648 values"}
     for name, text in expect.items():
         assert text in by_name[name]["message"], by_name[name]
 

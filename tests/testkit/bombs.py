@@ -93,9 +93,26 @@ def bomb_models() -> dict[str, onnx.ModelProto]:
     cases["bomb_contrib_op"] = _hooked(  # an onnxruntime contrib op computing a constant: not folded blindly
         [helper.make_node("Range", ["r0", "r1", "r2"], ["bomb"], domain="com.microsoft", name="Range_contrib")],
         [_f32("r0", 0.0), _f32("r1", 4e9), _f32("r2", 1.0)])
+    cases["bomb_resize_8192"] = _resize_model(8192)  # not a constant: an activation 8192 x 8192 times larger
     cases["small_constant_subgraph"] = _hooked(  # the control: a constant subgraph of sane size folds and builds
         [helper.make_node("ConstantOfShape", ["s"], ["bomb"], name="ConstantOfShape_small")], [_i64("s", [64, 64])])
     return cases
+
+
+def _resize_model(factor: int) -> onnx.ModelProto:
+    from testkit.qonnx_builder import QonnxBuilder
+
+    b = QonnxBuilder([1, 2, 4, 4], in_bits=4, seed=3)
+    x = b.quant(b.relu(b.conv(b.x, 2, k=3, pad=1)), 4, False, -2)
+    roi, scales = b._const("roi", np.zeros((0,), np.float32)), b._const("scales", np.array([1, 1, factor, factor],
+                                                                                           np.float32))
+    b.nodes.append(helper.make_node("Resize", [x, roi, scales], ["up"], name="Resize_up", mode="nearest",
+                                    coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+    b.shapes["up"] = [1, 2, 4 * factor, 4 * factor]
+    m = b.build(b.quant("up", 4, False, -2)).model
+    del m.graph.value_info[:]  # the size must come from the scales, not from a declaration
+    m.graph.output[0].type.tensor_type.ClearField("shape")
+    return m
 
 
 SMALL_ACCEPTED = {"small_constant_subgraph"}

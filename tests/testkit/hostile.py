@@ -465,12 +465,25 @@ def _compress_setup(config: str, victim: str = "victim"):
     return setup
 
 
-def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False, user_report: str | None = None):
+def _input_data(folder: Path, kind: str) -> None:
+    path = folder / "x.npy"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "huge":  # 2^28 float64 values declared (2 GiB), a sparse file: nothing needs reading to refuse it
+        np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(1 << 26, 4)).flush()
+    else:
+        np.save(path, {"strings": np.array([["a", "b", "c", "d"]]), "complex": np.ones((2, 4)) * 1j}[kind])
+
+
+def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False, user_report: str | None = None,
+                 input_data: str | None = None):
     def setup(folder: Path) -> None:
         from testkit.qonnx_builder import QonnxBuilder
 
         b = QonnxBuilder([1, 4], seed=0)
         b.save(b.dense(b.x, 3), folder / name)
+        if input_data:
+            _input_data(folder, input_data)
         if out_parent_is_file:
             (folder / "afile").write_text(PRECIOUS)
         if user_report:
@@ -521,6 +534,9 @@ def cli_probes() -> list[CliProbe]:
                  setup=_model_setup("bad\udcffname.onnx")),
         CliProbe("report_non_utf8_file_name", ["report", "{dir}/bad\udcffname.onnx"],
                  setup=_model_setup("bad\udcffname.onnx")),
+        *[CliProbe(f"build_input_data_{kind}", ["build", "{dir}/m.onnx", "-o", "{dir}/out", "-q", "--input-data",
+                                                "{dir}/x.npy"], absent=("out",), setup=_model_setup(input_data=kind))
+          for kind in ("strings", "complex", "fifo", "huge")],
         CliProbe("build_output_parent_is_a_file", ["build", "{dir}/m.onnx", "-o", "{dir}/afile/out", "-q"],
                  keep=("afile",), setup=_model_setup(out_parent_is_file=True)),
         CliProbe("build_forged_file_name", ["build", "{dir}/" + FORGED_NAME + ".onnx", "-o", "{dir}/out", "--board",
