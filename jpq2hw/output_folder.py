@@ -40,6 +40,12 @@ def mark_build_folder(folder: Path) -> None:
                                        "whole\n")
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -191,6 +197,7 @@ def output_folder(out: Path, force: bool, announce=None, keep: tuple[Path, ...] 
         except OSError as exc:
             raise JpqError(f"cannot write the output folder {out}: {exc.strerror} ({out.parent})") from None
         try:
+            os.chmod(tmp, _umask_mode())  # mkdtemp makes it 0700; OUT gets the mode any new folder would
             mark_build_folder(tmp)
             yield tmp
             with signals_blocked():

@@ -69,6 +69,9 @@ def test_force_replaces_a_marked_build_folder(tmp_path):
         (tmp / "new.txt").write_text("the new build")
     assert sorted(p.name for p in out.iterdir()) == [BUILD_MARKER, "new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no backup, lock or temporary left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's 0700
 
 
 def test_a_marked_folder_holding_the_model_is_not_replaced(tmp_path):

@@ -22,7 +22,6 @@ def test_local_dry_run_is_safe_to_paste(tmp_path, capsys, monkeypatch):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
     (tmp_path / "bin" / "vitis_hls").chmod(0o755)
-    (out / "synth").mkdir()
     subprocess.run(["sh", "-c", line], cwd=tmp_path, env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}, check=True)
     assert not (tmp_path / "PWNED").exists() and not (out / "board" / "PWNED").exists(), line
     assert (out / "synth" / "csynth.log").is_file()  # the redirection went where it says

@@ -595,7 +595,6 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
         bin_dir.mkdir()
         (bin_dir / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
         (bin_dir / "vitis_hls").chmod(0o755)
-        (folder / "x;touch PWNED;#" / "synth").mkdir()
         subprocess.run(["sh", "-c", proc.stdout.strip()], cwd=folder, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
         if list(folder.rglob("PWNED")):
             problems.append(f"pasting the dry-run command ran an injected command: {proc.stdout.strip()!r}")
