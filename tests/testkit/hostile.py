@@ -433,6 +433,9 @@ def boom():
     raise ValueError("no data here")
 def leave():
     sys.exit(0)
+def layernorm():
+    model, loader, val = make()
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.LayerNorm(8), nn.Linear(8, 2)), loader, val
 """
 PRECIOUS = "keep me\n"
 
@@ -445,6 +448,7 @@ class CliProbe:
     keep: tuple = ()      # files (relative to the folder) that must be unchanged afterwards
     absent: tuple = ()    # paths that must not exist afterwards
     setup: object = None  # setup(folder) makes the inputs
+    not_said: tuple = ()  # text the output must not contain
 
 
 # 9 levels of 9 aliases in an option whose wrong type gets quoted: a billion list items once printed (pyyaml
@@ -515,6 +519,9 @@ def cli_probes() -> list[CliProbe]:
                  setup=_compress_setup("entry: entry.py:boom\n")),
         CliProbe("compress_entry_exits_0", ["compress", "{dir}/work/c.yaml", "-q"], absent=("work/m.onnx",),
                  setup=_compress_setup("entry: entry.py:leave\noutput: m.onnx\n")),
+        CliProbe("compress_layernorm_in_sequential", ["compress", "{dir}/work/c.yaml", "-q"],
+                 not_said=("qmodules.py", "graph.py", "runpy"),
+                 setup=_compress_setup("entry: entry.py:layernorm\ncompress: {prune_steps: 1, qat_epochs: 0}\n")),
         CliProbe("compress_output_is_the_entry", ["compress", "{dir}/work/c.yaml", "-q"], keep=("work/entry.py",),
                  setup=_compress_setup("entry: entry.py:make\noutput: entry.py\n")),
         CliProbe("compress_output_is_the_config", ["compress", "{dir}/work/c.yaml", "-q"],
@@ -577,6 +584,7 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
         problems.append(f"exit {proc.returncode}, expected {probe.code}: {last[:300]}")
     if probe.code == 2 and not last.startswith(f"jpq2hw {argv[0]}: error:"):
         problems.append(f"refusal is not one 'jpq2hw {argv[0]}: error:' line: {err[-300:]!r}")
+    problems += [f"says {text!r}: {last[:300]}" for text in probe.not_said if text in err]
     if len(last) > 1100:
         problems.append(f"an error line of {len(last):,} characters")
     if "internal error" in err or "Traceback" in err:
