@@ -42,7 +42,8 @@ def main() -> int:
         for path in bomb_files(Path(tmp)):
             start = time.perf_counter()
             proc = subprocess.Popen([sys.executable, "-m", "jpq2hw.cli", "report", str(path)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True, preexec_fn=limit)
+                                    stderr=subprocess.PIPE, text=True, preexec_fn=limit,
+                                    cwd=tmp)  # not the checkout: PYTHONPATH picks the jpq2hw measured
             timer = threading.Timer(args.timeout, proc.kill)
             timer.start()
             err = proc.stderr.read()
