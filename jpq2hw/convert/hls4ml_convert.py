@@ -12,7 +12,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.annotate.quant_types import ModelAnalysis
 from jpq2hw.convert import exact_precision
-from jpq2hw.errors import JpqError
+from jpq2hw.errors import JpqError, disk_full
 
 PROJECT_NAME = "myproject"
 
@@ -74,6 +74,9 @@ def convert(model: ModelWrapper, analysis: ModelAnalysis, project_dir: Path, opt
     except JpqError:
         raise
     except Exception as exc:
+        full = disk_full(exc)
+        if full is not None:
+            raise full from None
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise JpqError(f"hls4ml could not convert the model: {msg}") from None
     return hls_model

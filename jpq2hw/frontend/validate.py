@@ -6,6 +6,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.constant_bounds import check_constant_sizes, check_control_flow
 from jpq2hw.frontend.node_names import node_label as _label
 from jpq2hw.frontend.supported_ops import ARITY, CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS, accepted
 
@@ -27,6 +28,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     _check_initializers(model, source)
     _check_single_assignment(model, source)
     _check_acyclic(model, source)
+    check_control_flow(model, source)
 
     produced = {o for n in graph.node for o in n.output} | initializers | {inputs[0].name}
     if graph.output[0].name not in produced:
@@ -62,6 +64,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
+    check_constant_sizes(model, source, constant)  # before normalization folds anything
 
 
 def constant_nodes(model: ModelWrapper) -> set[int]:
