@@ -56,6 +56,7 @@ def run(args) -> int:
     with build_lock(spec.output):
         _claim_output(spec)
         start = time.perf_counter()
+        load_start = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         progress.info(f"sweep {spec.source}: {_size(spec)} trials, sampler {spec.sampler}, output {spec.output}")
         results = run_tune(spec, args.address, progress)
         ray_errors(spec, results)
@@ -63,7 +64,8 @@ def run(args) -> int:
         # this experiment's trials only (a folder left by a trial of an experiment that never saved its state is not)
         records = [r for r in (read_record(trial_dir(spec.output, i)) for i in result_trial_ids(results)) if r]
         load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-        ctx = write_pages(spec, records, wall_s=wall, load=load)
+        runs = _log_run(spec, wall, load_start, load, args.address, len(records))
+        ctx = write_pages(spec, records, runs=runs)
     counts = ctx["counts"]
     progress.info(f"{len(records)} trials: {counts['ok']} bit-exact, {counts['not_exact']} not bit-exact, "
                   f"{counts['failed']} failed; {len(ctx['front'])} on the Pareto front ({wall:.0f} s, load {load})")
@@ -76,6 +78,22 @@ def run(args) -> int:
         progress.warn("jpq2hw sweep: no trial was bit-exact; the reasons are in front.md")
         return EXIT_NOT_EXACT
     return 0
+
+
+def _log_run(spec, wall: float, load_start: str, load_end: str, address, finished: int) -> list[dict]:
+    """Append this run to OUT/runs.json (a resumed sweep has several) and return them all."""
+    path = spec.output / "runs.json"
+    try:
+        runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        runs = []
+    runs.append({"ended": time.strftime("%Y-%m-%dT%H:%M:%S"), "wall_s": round(wall, 1), "load_start": load_start,
+                 "load_end": load_end, "cpus": os.cpu_count(), "address": address or "local",
+                 "max_concurrent": spec.max_concurrent, "trials_finished": finished})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(runs, indent=1))
+    os.replace(tmp, path)
+    return runs
 
 
 def _size(spec) -> int:

@@ -83,7 +83,7 @@ def scatter(records: list[dict], cost: str, metric_mode: str, colors: dict, labe
             "y0": PAD_T, "y1": PAD_T + PLOT_H}
 
 
-def page_context(spec, records: list[dict], wall_s: float | None = None, load: str | None = None) -> dict:
+def page_context(spec, records: list[dict], runs: list[dict] | None = None) -> dict:
     records = sorted(records, key=lambda r: r["trial_id"])
     front = pareto_front(records, spec.objectives, spec.metric_mode)
     front_ids = {r["trial_id"] for r in front}
@@ -97,20 +97,21 @@ def page_context(spec, records: list[dict], wall_s: float | None = None, load: s
     counts = {s: sum(r["status"] == s for r in records) for s in ("ok", "not_exact", "failed")}
     return {"spec": spec, "records": records, "front": front, "front_ids": front_ids, "cmp": cmp, "plots": plots,
             "legend": [{"name": m, "color": colors[m]} for m in legend], "counts": counts, "costs": costs,
-            "labels": LABELS, "grid_keys": list(spec.grid), "fmt": _fmt, "wall_s": wall_s, "load": load,
+            "labels": LABELS, "grid_keys": list(spec.grid), "fmt": _fmt, "runs": runs or [],
+            "wall_s": sum(r["wall_s"] for r in runs) if runs else None,
             "rel": lambda p: os.path.relpath(p, spec.output) if p else "-"}
 
 
-def write_pages(spec, records: list[dict], wall_s: float | None = None, load: str | None = None) -> dict:
+def write_pages(spec, records: list[dict], runs: list[dict] | None = None) -> dict:
     """Write front.md, front.html, sweep.json (each atomically) and the front's models under front/."""
-    ctx = page_context(spec, records, wall_s, load)
+    ctx = page_context(spec, records, runs)
     out = Path(spec.output)
     front_dir = out / "front"
     front_dir.mkdir(parents=True, exist_ok=True)
     for r in ctx["front"]:
         if r.get("model") and Path(r["model"]).is_file():
             _write(front_dir / f"{r['trial_id']}.onnx", Path(r["model"]).read_bytes())
-    summary = {"spec": spec.to_dict(), "wall_s": wall_s, "machine_load": load, "counts": ctx["counts"],
+    summary = {"spec": spec.to_dict(), "wall_s": ctx["wall_s"], "runs": ctx["runs"], "counts": ctx["counts"],
                "front": [r["trial_id"] for r in ctx["front"]], "comparison": ctx["cmp"], "trials": ctx["records"]}
     _write(out / "sweep.json", json.dumps(summary, indent=1, default=str).encode())
     _write(out / "front.md", render("sweep/front.md.j2", **ctx).encode())
