@@ -53,6 +53,10 @@ def run(args) -> int:
             raise JpqError(f"--max-concurrent {args.max_concurrent}: must be >= 1")
         spec.max_concurrent = args.max_concurrent
     progress = Progress(quiet=args.quiet)
+    try:
+        spec.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JpqError(f"output {spec.output}: cannot create its parent folder ({exc.strerror})") from None
     with build_lock(spec.output):
         _claim_output(spec)
         start = time.perf_counter()
