@@ -207,4 +207,5 @@ def load_spec(path: str | Path) -> SweepSpec:
     from jpq2hw.compress.config import load_config_file
 
     path = Path(path)
-    return parse_spec(load_config_file(path), path)
+    # absolute: trials run elsewhere (a Ray worker's own working folder, another node)
+    return parse_spec(load_config_file(path), path.resolve())

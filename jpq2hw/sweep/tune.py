@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -99,14 +100,17 @@ def run_tune(spec, address: str | None, progress) -> list:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no tensorboard/csv logs per trial
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")  # trials take minutes: keep the saved state fresh
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
                  configure_logging=True)
     except Exception as exc:  # ConnectionError, a bad address...: one line, nothing run
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise JpqError(f"--address: cannot connect to {where}: {first}" if address
                        else f"cannot start {where}: {first}") from None
+    for signum, handler in handlers.items():  # ray.init replaces them with a sys.exit: keep the CLI's own cleanup
+        signal.signal(signum, handler)
     try:
         cpus = ray.cluster_resources().get("CPU", 0)
         nodes = len([n for n in ray.nodes() if n.get("Alive")])
