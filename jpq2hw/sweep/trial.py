@@ -72,7 +72,9 @@ def run_trial(spec, point: dict, trial_id: str, node: str | None = None) -> dict
     folder = trial_dir(spec.output, trial_id)
     done = read_record(folder)
     if done is not None and done.get("point") == point:
-        return done  # finished before the sweep was stopped: never run twice
+        # finished, but the sweep was stopped before Ray Tune saved that: never run twice
+        journal(spec.output, f"{trial_id} reused (finished before the sweep was stopped)")
+        return done
     folder.mkdir(parents=True, exist_ok=True)
     journal(spec.output, f"{trial_id} start {json.dumps(point, sort_keys=True, default=str)}")
     record = {"trial_id": trial_id, "point": point, "status": "failed", "reason": None, "node": node,

@@ -64,7 +64,9 @@ def test_same_yaml_on_a_two_node_cluster(tmp_path, ray_cluster):
 
 
 def test_killed_sweep_resumes_without_repeating_a_finished_trial(tmp_path, ray_cluster):
-    spec = tiny_spec(tmp_path, {"weight_bits": [4, 3]}, max_concurrent=1)
+    # NSGA-II (Optuna through Ray Tune): its sampler's state is restored along with the trials
+    spec = tiny_spec(tmp_path, {"weight_bits": [4, 3, 2]}, max_concurrent=1,
+                     search={"sampler": "nsga2", "trials": 2, "seed": 0})
     out = tmp_path / "out"
     driver = subprocess.Popen(sweep_command(spec, "--address", ray_cluster), env=child_env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -90,4 +92,6 @@ def test_killed_sweep_resumes_without_repeating_a_finished_trial(tmp_path, ray_c
     starts = [row[1] for row in journal(out) if row[2] == "start"]
     for trial_id in finished:
         assert starts.count(trial_id) == 1, f"finished trial {trial_id} ran again"
+    # Tune's own saved state knew it (the trial.json backstop, for a kill within the state-save period, was unused)
+    assert not [row for row in journal(out) if row[2] == "reused"]
     assert len(json.loads((out / "runs.json").read_text())) == 1  # the killed run wrote nothing; this one did
