@@ -43,7 +43,7 @@ def run(args) -> int:
     from jpq2hw.sweep.pages import write_pages
     from jpq2hw.sweep.spec import load_spec
     from jpq2hw.sweep.trial import read_record, trial_dir
-    from jpq2hw.sweep.tune import ray_errors, result_trial_ids, run_tune
+    from jpq2hw.sweep.tune import check_address, ray_errors, result_trial_ids, run_tune
 
     spec = load_spec(args.spec)
     if args.output:
@@ -52,6 +52,7 @@ def run(args) -> int:
         if args.max_concurrent < 1:
             raise JpqError(f"--max-concurrent {args.max_concurrent}: must be >= 1")
         spec.max_concurrent = args.max_concurrent
+    check_address(args.address)  # before the output folder is claimed
     progress = Progress(quiet=args.quiet)
     try:
         spec.output.parent.mkdir(parents=True, exist_ok=True)

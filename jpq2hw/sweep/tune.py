@@ -91,6 +91,22 @@ def _point(config: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in config.items())
 
 
+def check_address(address: str | None) -> None:
+    """A cluster address that nothing answers at fails in one line now (ray.init would retry for minutes)."""
+    import socket
+
+    if address is None or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise JpqError(f"--address {address}: expected HOST:PORT (the head's `ray start --head --port PORT`)")
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise JpqError(f"--address {address}: no Ray head answers there ({exc.strerror or exc})") from None
+
+
 def run_tune(spec, address: str | None, progress) -> list:
     """Run (or resume) the sweep; returns Ray's results (one per trial)."""
     import ray

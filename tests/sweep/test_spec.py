@@ -75,3 +75,10 @@ def test_cli_refuses_a_folder_of_another_spec(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "not a sweep's folder" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["keep.txt"]
+
+
+def test_cli_address_nobody_answers_is_one_line_and_writes_nothing(tmp_path, capsys):
+    code = main(["sweep", str(spec_file(tmp_path, GOOD)), "--address", "127.0.0.1:1", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--address 127.0.0.1:1" in err and "no Ray head" in err
+    assert not (tmp_path / "out").exists()
