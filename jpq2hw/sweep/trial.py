@@ -71,7 +71,7 @@ def run_trial(spec, point: dict, trial_id: str, node: str | None = None) -> dict
     """Run one trial (or return its record if it already finished) and return the record."""
     folder = trial_dir(spec.output, trial_id)
     done = read_record(folder)
-    if done is not None and done.get("point") == point:
+    if done is not None and done.get("point") == point and not done.get("ray_error"):
         # finished, but the sweep was stopped before Ray Tune saved that: never run twice
         journal(spec.output, f"{trial_id} reused (finished before the sweep was stopped)")
         return done

@@ -171,7 +171,7 @@ def ray_errors(spec, results: list) -> list[dict]:
         first = str(result.error).strip().splitlines()
         record = {"trial_id": trial_id, "point": {k: (result.config or {}).get(k) for k in spec.grid},
                   "status": "failed", "reason": printable(f"Ray: {first[0] if first else type(result.error).__name__}"),
-                  "seconds": {}}
+                  "seconds": {}, "ray_error": True}  # Ray lost it: a resumed sweep runs it again
         write_record(trial_dir(spec.output, trial_id), record)
         records.append(record)
     return records
