@@ -121,6 +121,12 @@ def parse_spec(data: dict, source: Path) -> SweepSpec:
         bad("search.trials", f"{trials!r}: nsga2 needs the number of trials, an integer >= 1")
     if sampler == "grid" and trials is not None:
         bad("search.trials", "a grid runs every combination; trials is for sampler nsga2")
+    if sampler == "nsga2":  # Optuna's categorical choices are plain values
+        for key, values in grid.items():
+            for v in values:
+                if v is not None and not isinstance(v, (bool, int, float, str)):
+                    bad(f"grid.{key}", f"{v!r}: the nsga2 sampler chooses among plain values (numbers, strings, "
+                        f"booleans); use sampler grid for mappings and lists")
     seed = search.get("seed", 0)
     if not _is_int(seed):
         bad("search.seed", f"{seed!r} must be an integer")

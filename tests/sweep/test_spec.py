@@ -37,6 +37,7 @@ def test_good_spec_is_typed_and_absolute(tmp_path):
     ({"search": {"sampler": "random"}}, "search.sampler"),
     ({"search": {"sampler": "nsga2"}}, "search.trials"),
     ({"search": {"trials": 3}}, "search.trials"),
+    ({"search": {"sampler": "nsga2", "trials": 2}, "grid": {"layer_bits": [{}]}}, "grid.layer_bits"),
     ({"objectives": ["metric", "area"]}, "objectives"),
     ({"objectives": ["metric", "yosys_lut"]}, "build.rtl"),
     ({"metric": {"name": "epe", "mode": "lowest"}}, "metric.mode"),
