@@ -63,10 +63,12 @@ def scatter(records: list[dict], cost: str, metric_mode: str, colors: dict, labe
         steps.append(f"{x:.1f},{y:.1f}")
         prev = (x, y)
     ticks_x = []
-    if log:
+    if log:  # 1, 2, 5 times each power of ten in range
         for e in range(math.floor(x0), math.ceil(x1) + 1):
-            if x0 <= e <= x1:
-                ticks_x.append({"x": PAD_L + (e - x0) / (x1 - x0) * PLOT_W, "label": _fmt(10.0 ** e)})
+            for m in (1, 2, 5):
+                v = math.log10(m) + e
+                if x0 <= v <= x1:
+                    ticks_x.append({"x": PAD_L + (v - x0) / (x1 - x0) * PLOT_W, "label": _fmt(m * 10.0 ** e)})
     else:
         for i in range(5):
             v = x0 + (x1 - x0) * (i + 0.5) / 5

@@ -74,8 +74,10 @@ def _make_callback(metric_name: str, quiet: bool):
                 return
             status = result.get("status")
             if status == "ok":
-                print(printable(f"  trial {trial.trial_id} {_point(trial.config)}: {self.metric_name} "
-                                f"{result.get(self.metric_name)}"), file=sys.stderr, flush=True)
+                value = result.get(self.metric_name)
+                shown = f"{value:.4g}" if isinstance(value, float) else value
+                print(printable(f"  trial {trial.trial_id} {_point(trial.config)}: {self.metric_name} {shown}"),
+                      file=sys.stderr, flush=True)
             else:
                 print(printable(f"  trial {trial.trial_id} {_point(trial.config)}: {status}: {result.get('reason')}"),
                       file=sys.stderr, flush=True)
