@@ -12,7 +12,7 @@ from jpq2hw import __version__
 from jpq2hw.errors import EXIT_BAD_INPUT, JpqError, disk_full, printable
 from jpq2hw.interrupts import Interrupted, signals_interrupt
 
-COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl"]
+COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl", "sweep"]
 
 
 def make_parser() -> argparse.ArgumentParser:
