@@ -34,8 +34,6 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     constant = constant_nodes(model)
     for index, node in enumerate(graph.node):
         label = _label(node)
-        if node.op_type in ("Trunc",):
-            raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if not accepted(node.op_type) and index not in constant:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "

@@ -32,6 +32,7 @@ from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_fo
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
+from jpq2hw.normalize.trunc import check_truncs, truncs_as_quants
 
 
 # Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
@@ -68,6 +69,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
     model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
+    check_truncs(model, source)
     bipolar_weights_as_two_bits(model)
     model = move_depth_to_space_last(model)  # a pixel shuffle at the end is a host-tail layout op
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
@@ -76,6 +78,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     check_input_quantized(model, source, file_input)
     check_hardware_not_empty(model, source)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    model = truncs_as_quants(model)  # the reference keeps qonnx's Trunc (lowered as qonnx computes it)
     model = average_pools_as_sums(model, source)
     model = grouped_convs_as_dense(model, source)
     model = model.transform(InferShapes())

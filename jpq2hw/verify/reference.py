@@ -192,8 +192,8 @@ def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
 
     lowered = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString())).transform(QuantToQCDQ())
-    if lowered.get_nodes_by_op_type("Quant") or lowered.get_nodes_by_op_type("BipolarQuant"):
-        return None  # a Quant QCDQ cannot express (e.g. > 8 bits): use the float64 path
+    if any(lowered.get_nodes_by_op_type(op) for op in ("Quant", "BipolarQuant", "Trunc")):
+        return None  # a Quant QCDQ cannot express (e.g. > 8 bits), a Trunc: use the float64 path
     return lowered
 
 
@@ -230,9 +230,20 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
     _lower_quant_float64(m)
+    _lower_truncs_float64(m)
     _lower_without_double_kernels(m)
     m = m.transform(InferShapes())
     return m
+
+
+def _lower_truncs_float64(m: ModelWrapper) -> None:
+    from jpq2hw.normalize.trunc import trunc_float64
+
+    nodes = []
+    for node in m.graph.node:
+        nodes += trunc_float64(m, node) if node.op_type == "Trunc" else [node]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
 
 
 def _lower_without_double_kernels(m: ModelWrapper) -> None:
