@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
@@ -26,6 +25,7 @@ from jpq2hw.errors import JpqError
 from jpq2hw.frontend.input_type import InputType, suggestion
 from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
+from jpq2hw.normalize.channels_last import ConvertToChannelsLastExact
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
 from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last,
                                     standard_layout)
@@ -89,7 +89,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
         lift_1d_to_2d(model)
         model = model.transform(InferShapes())
     if _rank(model, model.graph.input[0].name) > 2:
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+        model = model.transform(ConvertToChannelsLastExact())  # qonnx's, exact for per-channel and 1-bit quantizers
         model = resize_channels_last(model)
     declare_initializers(model)
     for rewrite in PATTERN_PASSES["after"]:

@@ -410,12 +410,15 @@ class _Streamliner:
         src = self.state.get(x)
         if w not in self.weight_codes:
             self.refuse(node, "its weights are not a quantized constant")
-        if src is None or not src.per_tensor or src.beta[0] != 0 or src.relu:
-            self.refuse(node, "its input has a per-channel scale or an offset that cannot be factored out")
-        codes, wscale = self.weight_codes[w]
+        if src is None or src.relu or any(b != 0 for b in src.beta):
+            self.refuse(node, "its input has an offset that cannot be factored out")
         n = self.n_chan(node.output[0])
+        if not src.per_tensor and not (self._depthwise(node) and len(src.alpha) == n):
+            self.refuse(node, "its input has one scale per channel, which only a depthwise conv can take (each of "
+                              "its outputs reads one input channel); give the quantizer before it one scale")
+        codes, wscale = self.weight_codes[w]
         sw = out_channels_axis_scale(wscale, n)
-        alpha = [src.alpha[0] * v for v in sw]
+        alpha = [src.alpha[c if len(src.alpha) > 1 else 0] * v for c, v in enumerate(sw)]
         beta = [Fraction(0)] * n
         if len(node.input) > 2 and node.input[2]:  # a float bias: fold it into the affine map
             b = self._constant(node.input[2])
@@ -426,6 +429,11 @@ class _Streamliner:
             beta = [_frac(v) for v in np.asarray(b, np.float64).ravel()]
             del node.input[2]
         self.state[node.output[0]] = Affine(alpha, beta)
+
+    def _depthwise(self, node) -> bool:
+        """A Conv whose output channel c reads input channel c only (group = channels in = channels out)."""
+        return node.op_type == "Conv" and int(attr(node, "group", 1)) == self.n_chan(node.input[0]) \
+            == self.n_chan(node.output[0])
 
     def on_MatMul(self, node):
         def scale_per_out(wscale, n):

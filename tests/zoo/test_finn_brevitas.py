@@ -59,7 +59,8 @@ def build_and_check_independently(path, tmp_path, vectors=8):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet_block_truncavgpool"])
+@pytest.mark.parametrize("name", ["resnet_block_truncavgpool", "mobilenet_block_perchannel_act", "cnv_w1a1",
+                                  "cnv_w1a2"])
 def test_brevitas_conv_net_is_bit_exact_and_agrees_with_qonnx(name, tmp_path):
     path = brevitas_finn.make(name, tmp_path)
     build_and_check_independently(path, tmp_path)
