@@ -273,9 +273,10 @@ def rename_constants_apart(model: ModelWrapper) -> None:
 
 def remember_source_names(model: ModelWrapper) -> None:
     """qonnx's cleanup renames every node (Op_N); keep the file's name on the node so errors can name both."""
-    for node in model.graph.node:
-        if node.name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
-            node.metadata_props.add(key=SOURCE_NAME_KEY, value=node.name)
+    for node in model.graph.node:  # an unnamed node: the name of the tensor it writes in the file
+        name = node.name or (node.output[0] if node.output else "")
+        if name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
+            node.metadata_props.add(key=SOURCE_NAME_KEY, value=name)
 
 
 def separate_repeated_inputs(model: ModelWrapper) -> None:
