@@ -197,11 +197,35 @@ def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
 DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quantizer says more
 
 
+IMAGE_SUGGESTION = "uint8*1/255"  # 8-bit pixels scaled to [0, 1], what image pipelines feed a network
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+
+
+def input_is_an_image(model: ModelWrapper) -> bool:
+    """A 2-D input with 1, 3 or 4 channels (NCHW or NHWC) that reaches a Conv before any quantizer."""
+    shape = model.get_tensor_shape(model.graph.input[0].name) or []
+    if len(shape) != 4 or not (shape[1] in IMAGE_CHANNELS or shape[3] in IMAGE_CHANNELS):
+        return False
+    frontier, seen = [model.graph.input[0].name], set()
+    while frontier:
+        for consumer in model.find_consumers(frontier.pop(0)) or []:
+            if consumer.op_type == "Conv":
+                return True
+            if consumer.op_type not in ("Quant", "BipolarQuant") and consumer.name not in seen:
+                seen.add(consumer.name)
+                frontier.extend(consumer.output)
+    return False
+
+
 def suggest_input_type(model: ModelWrapper) -> str:
-    """A starting point from the first layer's needs: the grid of the first activation quantizer downstream of
-    the input (its fractional bits, its integer bits plus a sign bit), or hls4ml's default."""
+    """A starting point from the input itself: an image's 8-bit pixels scaled to [0, 1] (the first activation
+    quantizer of a conv net quantizes the conv's output, another tensor); otherwise the grid of the first
+    activation quantizer downstream of the input (its fractional bits, its integer bits plus a sign bit), or
+    hls4ml's default."""
     from jpq2hw.annotate.quant_types import quant_spec
 
+    if input_is_an_image(model):
+        return f"{IMAGE_SUGGESTION} (8-bit pixels scaled to [0, 1]; uint8 for raw pixels)"
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop(0)) or []:

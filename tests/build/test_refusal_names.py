@@ -67,3 +67,36 @@ def test_refusal_names_a_node_of_the_users_file(tmp_path, capsys, tail, words):
     assert len(err.splitlines()) == 1 and all(w in err for w in words), err
     quoted = set(re.findall(r"'([^']+)'", err))
     assert quoted & _names_in_file(path), err
+
+
+def _float_input_conv(path, shape):
+    """A float input of `shape` straight into a Conv with quantized weights, then a 4-bit quantizer."""
+    chans = shape[1]
+    w = (np.random.default_rng(1).integers(-7, 8, [2, chans, 3, 3]) * 0.125).astype(np.float32)
+    inits = {"w": w, "ws": np.float32(0.125), "z": np.float32(0), "b4": np.float32(4), "s": np.float32(0.25)}
+    q = dict(domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND")
+    nodes = [helper.make_node("Quant", ["w", "ws", "z", "b4"], ["wq"], name="w_q", **q),
+             helper.make_node("Conv", ["x", "wq"], ["c"], name="first_conv", kernel_shape=[3, 3], pads=[0, 0, 0, 0],
+                              strides=[1, 1], dilations=[1, 1], group=1),
+             helper.make_node("Quant", ["c", "s", "z", "b4"], ["y"], name="act_q", **q)]
+    out = [1, 2, shape[2] - 2, shape[3] - 2]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out)],
+                              [helper.make_tensor(k, TensorProto.FLOAT, np.shape(v), np.ravel(v).tolist())
+                               for k, v in inits.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                      helper.make_opsetid("qonnx.custom_op.general", 1)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("shape,want", [([1, 3, 8, 8], "uint8*1/255"),  # an RGB image: 8-bit pixels in [0, 1]
+                                        ([1, 16, 8, 8], "fixed<4,2>")])  # not an image: the first quantizer's grid
+def test_input_type_suggestion_comes_from_the_input(tmp_path, capsys, shape, want):
+    from jpq2hw.frontend.input_type import parse_input_type
+
+    path = _float_input_conv(tmp_path / "m.onnx", shape)
+    assert main(["build", str(path), "-o", str(tmp_path / "o"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    suggested = err.split("--input-type ")[1].split()[0]
+    assert suggested == want, err
+    parse_input_type(suggested)  # a valid option value
