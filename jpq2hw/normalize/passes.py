@@ -126,9 +126,13 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     if ann is None or any(n.op_type in ("Quant", "BipolarQuant") and n.input[0] == name for n in model.graph.node):
         return
     dtype = next((p.value for p in ann.quant_parameter_tensor_names if p.key == "finn_datatype"), None)
+    if dtype == "BIPOLAR":  # FINN's +1/-1 bits: a BipolarQuant of scale 1 passes them unchanged
+        _insert_input_quant(model, True, 1, 1.0, f"{name}_annotated", op="BipolarQuant")
+        return
     match = re.fullmatch(r"(U?)INT(\d+)", dtype or "")
     if match is None:
-        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn input types are supported")
+        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn and BIPOLAR input types "
+                       f"are supported")
     signed, bits = match.group(1) == "", int(match.group(2))
     _insert_input_quant(model, signed, bits, 1.0, f"{name}_annotated")
 
@@ -141,7 +145,8 @@ def quantize_declared_input(model: ModelWrapper, input_type: InputType) -> None:
                         f"{model.graph.input[0].name}_declared")
 
 
-def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str) -> None:
+def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str,
+                        op: str = "Quant") -> None:
     name = model.graph.input[0].name
     typed = model.make_new_valueinfo_name()
     for node in model.graph.node:
@@ -150,12 +155,12 @@ def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: flo
         if out.name == name:
             raise JpqError(f"the graph input '{name}' is also its output: nothing to build")
     params = []
-    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits))):
+    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits)))[:1 if op == "BipolarQuant" else 3]:
         params.append(f"{prefix}_{suffix}")
         model.set_initializer(params[-1], np.array(value, dtype=np.float32))
-    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{prefix}_type",
-                                                domain=QONNX_DOMAIN, signed=int(signed), narrow=0,
-                                                rounding_mode="ROUND"))
+    attrs = {} if op == "BipolarQuant" else dict(signed=int(signed), narrow=0, rounding_mode="ROUND")
+    model.graph.node.insert(0, helper.make_node(op, [name, *params], [typed], name=f"{prefix}_type",
+                                                domain=QONNX_DOMAIN, **attrs))
     if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):
         model.model.opset_import.append(helper.make_opsetid(QONNX_DOMAIN, 1))
 
