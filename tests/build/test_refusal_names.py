@@ -100,3 +100,19 @@ def test_input_type_suggestion_comes_from_the_input(tmp_path, capsys, shape, wan
     suggested = err.split("--input-type ")[1].split()[0]
     assert suggested == want, err
     parse_input_type(suggested)  # a valid option value
+
+
+def test_an_hls4ml_key_error_names_the_users_node():
+    """hls4ml's bare KeyError 'Reshape_0' (a name it looked up) becomes a sentence naming the node in the file."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from jpq2hw.convert.hls4ml_convert import _conversion_error
+    from jpq2hw.frontend.node_names import SOURCE_NAME_KEY
+
+    node = helper.make_node("Reshape", ["a", "shape"], ["b"], name="Reshape_0")
+    node.metadata_props.add(key=SOURCE_NAME_KEY, value="flatten")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 2, 2])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])])
+    msg = _conversion_error(ModelWrapper(helper.make_model(graph)), KeyError("Reshape_0"))
+    assert msg == "KeyError: no entry for 'Reshape_0' in hls4ml's tables at node 'Reshape_0' (Reshape, 'flatten' in the file)"
+    assert _conversion_error(ModelWrapper(helper.make_model(graph)), ValueError("bad\nmore")) == "ValueError: bad"
