@@ -10,6 +10,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw import metrics
 from jpq2hw.errors import JpqError
+from jpq2hw.core.node_names import node_label
 from jpq2hw.ops import LAYOUT_OPS, QUANTIZER_OPS, THRESHOLD_OP, TYPE_PRESERVING_OPS, WEIGHT_OPS
 from jpq2hw.ops.quant import QuantSpec, quant_spec, quantized_constant  # noqa: F401  (annotate's public names)
 
@@ -122,7 +123,7 @@ def analyze(model: ModelWrapper, source: str, accum_bits: dict[str, int] | None 
             continue
         w_quant = model.find_producer(node.input[1])
         if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:
-            raise JpqError(f"{source}: node '{node.name}' ({node.op_type}): its weights are not a quantized constant")
+            raise JpqError(f"{source}: {node_label(node, model)}: its weights are not a quantized constant")
         weights = (constants or {}).get(node.input[1])
         weights = quantized_constant(model, w_quant) if weights is None else weights
         act_q = _producer_quant(model, node.input[0])

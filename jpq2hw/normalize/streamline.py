@@ -29,8 +29,9 @@ import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
-from jpq2hw.errors import JpqError
+from jpq2hw.core.attrs import attr
 from jpq2hw.core.node_names import node_label
+from jpq2hw.errors import JpqError
 from jpq2hw.ops import OPS, THRESHOLD_DOMAIN, THRESHOLD_OP
 from jpq2hw.ops.affine import Affine, channel_vector, frac
 
@@ -91,7 +92,7 @@ class _Streamliner:
         self.input_scale: float | None = None
 
     def refuse(self, node, why: str):
-        raise JpqError(f"{self.source}: {node_label(node)}: {why}")
+        raise JpqError(f"{self.source}: {node_label(node, self.m)}: {why}")
 
     def n_chan(self, tensor: str) -> int:
         shape = self.m.get_tensor_shape(tensor)
@@ -197,6 +198,7 @@ class _Streamliner:
         new = helper.make_node(THRESHOLD_OP, [x], [node.output[0]], name=node.name + "_thresholds",
                                domain=THRESHOLD_DOMAIN, thresholds=thr, signs=sg, out_lo=lo, out_hi=hi,
                                out_step=step)
+        new.metadata_props.extend(node.metadata_props)  # the user's quantizer, by its name in the file
         idx = list(self.m.graph.node).index(node)
         self.m.graph.node.insert(idx, new)
         self.removed.append(node)
@@ -207,6 +209,7 @@ class _Streamliner:
         params = [self.new_const(node.name + suffix, v) for suffix, v in (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
         new = helper.make_node("Quant", [node.input[0], *params], [node.output[0]], name=node.name + "_codes",
                                domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
+        new.metadata_props.extend(node.metadata_props)
         self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
         self.removed.append(node)
 
@@ -264,12 +267,15 @@ class _Streamliner:
         src = self.state.get(x)
         if w not in self.weight_codes:
             self.refuse(node, "its weights are not a quantized constant")
-        if src is None or not src.per_tensor or src.beta[0] != 0 or src.relu:
-            self.refuse(node, "its input has a per-channel scale or an offset that cannot be factored out")
-        codes, wscale = self.weight_codes[w]
+        if src is None or src.relu or any(b != 0 for b in src.beta):
+            self.refuse(node, "its input has an offset that cannot be factored out")
         n = self.n_chan(node.output[0])
+        if not src.per_tensor and not (self._depthwise(node) and len(src.alpha) == n):
+            self.refuse(node, "its input has one scale per channel, which only a depthwise conv can take (each of "
+                              "its outputs reads one input channel); give the quantizer before it one scale")
+        codes, wscale = self.weight_codes[w]
         sw = out_channels_axis_scale(wscale, n)
-        alpha = [src.alpha[0] * v for v in sw]
+        alpha = [src.alpha[0 if src.per_tensor else c] * v for c, v in enumerate(sw)]  # depthwise: channel c
         beta = [Fraction(0)] * n
         if len(node.input) > 2 and node.input[2]:  # a float bias: fold it into the affine map
             b = self.constant(node.input[2])
@@ -280,6 +286,12 @@ class _Streamliner:
             beta = [frac(v) for v in np.asarray(b, np.float64).ravel()]
             del node.input[2]
         self.state[node.output[0]] = Affine(alpha, beta)
+
+
+    def _depthwise(self, node) -> bool:
+        """A Conv whose output channel c reads input channel c only (group = channels in = channels out)."""
+        return node.op_type == "Conv" and int(attr(node, "group", 1)) == self.n_chan(node.input[0]) \
+            == self.n_chan(node.output[0])
 
     # --- elementwise with constants: folded into the affine map ----------------------------------------
     def constant(self, name):
@@ -309,7 +321,7 @@ class _Streamliner:
         if src.relu:
             self.refuse(node, "follows a ReLU whose input has an offset (no integer form)")
         n = self.n_chan(node.output[0])
-        c = channel_vector(const, node, n, self.source)
+        c = channel_vector(const, node, n, self.source, self.m)
         al = src.alpha * n if len(src.alpha) == 1 else src.alpha
         be = src.beta * n if len(src.beta) == 1 else src.beta
         alpha, beta = fn(al, be, c, const_first)

@@ -45,12 +45,12 @@ def frac(x) -> Fraction:
     return Fraction(float(x))  # exact: every finite float is a dyadic rational
 
 
-def channel_vector(values: np.ndarray, node, n_chan: int, source: str) -> list[Fraction]:
+def channel_vector(values: np.ndarray, node, n_chan: int, source: str, model=None) -> list[Fraction]:
     """A constant that varies at most along the last (channel) axis, as one Fraction per channel."""
     v = np.asarray(values, dtype=np.float64)
     if v.size == 1:
         return [frac(v.ravel()[0])] * n_chan
     flat = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v.reshape(1, -1)
     if flat.shape[-1] != n_chan or np.any(flat != flat[0]):
-        raise JpqError(f"{source}: {node_label(node)}: constant of shape {list(v.shape)} is not per-channel")
+        raise JpqError(f"{source}: {node_label(node, model)}: constant of shape {list(v.shape)} is not per-channel")
     return [frac(x) for x in flat[0]]

@@ -136,7 +136,7 @@ def streamline_Quant(w, node):
         w.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
         return
     n = w.n_chan(x)
-    s = channel_vector(scale, node, n, w.source)
+    s = channel_vector(scale, node, n, w.source, w.m)
     lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
     # power-of-two step with no offset: a plain (integer-valued) Quant node does it; not before an add or a
     # concatenation, whose inputs must be in the same units (thresholds give the codes of the real scale)
@@ -180,7 +180,7 @@ def streamline_BipolarQuant(w, node):
         w.host_ops.append({"name": node.name, "op": "BipolarQuant", "where": "host (input to -1/+1 codes)"})
         return
     n = w.n_chan(x)
-    s = channel_vector(scale, node, n, w.source)
+    s = channel_vector(scale, node, n, w.source, w.m)
     thresholds, signs = w.solve_thresholds(src.scalar() if src.per_tensor else src, s, -1, 1, "ROUND", n,
                                          bipolar=True)
     w.insert_thresholds(node, x, thresholds, signs, -1, 1, step=2)
