@@ -26,12 +26,15 @@ def value_ranges(model: ModelWrapper, constants: dict | None = None) -> dict[str
         rule = any_rule(node.op_type)
         if rule is None or rule.value_range is None or not node.output:
             continue
-        if node.op_type in WEIGHT_OPS:  # the rule's linear_range, its weights read once for its bias Add too
-            r = accumulator_range(model, node, ranges, constants, with_bias_after=False)
-        elif node.op_type == "Add" and merged_bias(model, node) is not None:
-            r = accumulator_range(model, model.find_producer(merged_bias(model, node)), ranges, constants)
-        else:
-            r = rule.value_range(ranges, model, node)
+        try:
+            if node.op_type in WEIGHT_OPS:  # the rule's linear_range, its weights read once for its bias Add too
+                r = accumulator_range(model, node, ranges, constants, with_bias_after=False)
+            elif node.op_type == "Add" and merged_bias(model, node) is not None:
+                r = accumulator_range(model, model.find_producer(merged_bias(model, node)), ranges, constants)
+            else:
+                r = rule.value_range(ranges, model, node)
+        except ValueError:  # a constant that is not finite (inf, nan) has no exact range: hls4ml's pass names it
+            r = None
         if r is not None:
             ranges[node.output[0]] = r
     return ranges

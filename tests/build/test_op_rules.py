@@ -89,3 +89,12 @@ def test_quant_float64_lowering_rounds_half_to_even_and_saturates():
     xs = np.array([[-5.0, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 7.0]])
     got = Reference(model, 64, force_float64=True).run_batch(xs)
     assert np.array_equal(got, [[-4, -2, -2, -0, 0, 2, 2, 3]])
+
+
+def test_a_non_finite_constant_leaves_its_range_unknown():
+    """An inf bias has no exact range: the analysis says nothing of it (the conversion refuses it by name)."""
+    b = QonnxBuilder([1, 2], in_bits=4, in_signed=True, in_scale_exp=0)
+    y = b.dense(b.x, 2, wbits=4, w_scale_exp=0, weights=[[1, 0], [0, 1]], bias=True, bias_values=[np.inf, 0])
+    r = b.relu(y)
+    ranges = value_ranges(b.build(r))
+    assert b.x in ranges and y not in ranges and r not in ranges
