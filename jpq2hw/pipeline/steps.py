@@ -187,6 +187,7 @@ def compile_cpp(state: BuildState) -> None:
         raise JpqError(f"g++ failed to compile the generated C++: {(lines or ['(no output)'])[0].strip()}")
 
 
+NO_LAYER_DIVERGES = "none (every layer matches the hardware graph: the AXI-Stream wrapper, the host's output map or the reference differs)"
 DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one random vector
 
 
@@ -331,7 +332,7 @@ def summary(state: BuildState) -> None:
          f"report in {out / 'report.md'}")
     if not result.bit_exact:
         info(f"  {result.mismatched_vectors} vectors differ, max abs error {result.max_abs_error:g}, "
-             f"first divergent layer: {state.divergent}")
+             f"first divergent layer: {state.divergent or NO_LAYER_DIVERGES}")
     if not state.axis.passed:
         info(f"  AXI-Stream wrapper check failed at {state.axis.stage}: {state.axis.log.strip().splitlines()[-1:]}")
     if not state.tail_ok:

@@ -2,30 +2,51 @@
 verdict is rerun with one value of the hardware's outputs, or of the reference, moved by one quantizer step.
 Each must give NOT bit-exact (exit 1), count exactly that one vector and, for the hardware, name where."""
 
+import shutil
+
 import numpy as np
 import pytest
 
 from build import models
 from build.test_host_split import head_core_tail_model
 from jpq2hw.errors import EXIT_NOT_EXACT, EXIT_OK
+from stereo.test_stereo_build import tiny_model  # noqa: F401  (a fixture)
 from testkit import verdict
 
 pytestmark = pytest.mark.slow
 
-PATHS = {  # name -> (model maker, build options)
+PATHS = {  # name -> (model maker, build options); "stereo" takes the tiny stereo net of tests/stereo
     "io_parallel": (models.sparse_mlp, {"io": "parallel", "vectors": 12}),
     "io_stream_float_scales": (models.brevitas_float_conv, {"io": "stream", "vectors": 12}),
     "host_head_tail": (head_core_tail_model, {"vectors": 12}),
+    "stereo": (None, {"io": "parallel", "vectors": 8}),
 }
 
 
+@pytest.fixture(scope="module")
+def build_of(request, tmp_path_factory):
+    """build_of(name) -> that path's Prepared build, made once per module."""
+    made = {}
+
+    def get(name: str) -> verdict.Prepared:
+        if name not in made:
+            make, options = PATHS[name]
+            folder = tmp_path_factory.mktemp(name)
+            if make is None:  # the stereo net and its real pairs (cost volume and argmax custom layers)
+                model = request.getfixturevalue("tiny_model")
+                options = {**options, "input_data": model.parent / "pairs.npy"}
+            else:
+                model = make(folder / "m.onnx")
+            made[name] = verdict.prepare(name, model, folder / "out", **options)
+            assert made[name].state.result.bit_exact, f"{name}: the clean build is not exact"
+        return made[name]
+
+    return get
+
+
 @pytest.fixture(scope="module", params=sorted(PATHS))
-def built(request, tmp_path_factory):
-    make, options = PATHS[request.param]
-    folder = tmp_path_factory.mktemp(request.param)
-    prepared = verdict.prepare(request.param, make(folder / "m.onnx"), folder / "out", **options)
-    assert prepared.state.result.bit_exact, f"{request.param}: the clean build is not exact"
-    return prepared
+def built(request, build_of):
+    return build_of(request.param)
 
 
 def test_clean_build_is_exact_when_judged_again(built):
@@ -72,3 +93,28 @@ def test_a_wrong_weight_in_the_cpp_is_caught_and_located(name, tmp_path):
     assert s.exit_code == EXIT_NOT_EXACT and s.report["bit_exact"] is False
     assert s.report["mismatched_vectors"] > 0
     assert s.report["first_divergent_layer"] == layer
+
+
+@pytest.mark.parametrize("name", ["io_parallel"])  # the word conversion is one function for both io types
+def test_a_wrong_word_in_the_wrapper_is_caught(build_of, name, tmp_path):
+    """The AXI-Stream wrapper's C++ changed (the last output word's low bit flipped): the testbench's own check
+    of wrapper against hls4ml's top fails, every vector differs from the reference, and the trace does not blame
+    a layer of the network."""
+    from jpq2hw.pipeline.steps import DIRECT_VECTORS
+    from jpq2hw.writer.axis_check import build_testbench, run_testbench
+
+    built = build_of(name)
+    s0, out = built.state, tmp_path / "copy"
+    shutil.copytree(s0.out, out)
+    wrapper = out / "board" / f"{s0.project_info.wrapper_name}.cpp"
+    text = wrapper.read_text()
+    assert text.count("word.data = extended;") == 1
+    wrapper.write_text(text.replace("word.data = extended;", "if (last) extended ^= 1;\n    word.data = extended;"))
+    assert build_testbench(out, s0.project_info).ok
+    run = run_testbench(out, s0.project_info, s0.hw_in.reshape(len(s0.hw_in), -1), direct_vectors=DIRECT_VECTORS)
+    assert run.passed is False and run.outputs is not None
+    s = verdict.judge(built, hw=run.outputs, axis_passed=run.passed, with_trace=name == "io_parallel")
+    assert s.exit_code == EXIT_NOT_EXACT and s.report["bit_exact"] is False
+    assert s.report["axis_wrapper"] == "FAILED at run"
+    assert s.report["mismatched_vectors"] == len(s0.hw_in)
+    assert s.report["first_divergent_layer"] is None
