@@ -118,3 +118,12 @@ def test_a_wrong_word_in_the_wrapper_is_caught(build_of, name, tmp_path):
     assert s.report["axis_wrapper"] == "FAILED at run"
     assert s.report["mismatched_vectors"] == len(s0.hw_in)
     assert s.report["first_divergent_layer"] is None
+
+
+def test_no_mutation_of_the_verification_code_survives(build_of):
+    """scripts/mutate_verdict.py's mutations (benchmarks/verdict_mutations.md), on this module's builds: the
+    real code passes every check and each mutation fails at least one."""
+    from testkit import verdict_mutations
+
+    killed = verdict_mutations.survivors([build_of(name) for name in sorted(PATHS)])
+    assert [name for name, by in killed.items() if not by] == []
