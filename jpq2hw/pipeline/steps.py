@@ -139,7 +139,8 @@ def make_vectors(state: BuildState) -> None:
     from jpq2hw.verify import vectors
 
     opts = state.options
-    rand = vectors.random_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed)
+    rand, kinds = vectors.build_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed)
+    state.vector_kinds = kinds + ["user"] * len(state.user_vectors)
     head = state.boundary.head
     if head is None:
         state.xs = np.concatenate([rand, state.user_vectors])
@@ -188,7 +189,7 @@ def compile_cpp(state: BuildState) -> None:
 
 
 NO_LAYER_DIVERGES = "none (every layer matches the hardware graph: the AXI-Stream wrapper, the host's output map or the reference differs)"
-DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one random vector
+DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one natural frame or random vector
 
 
 def simulate(state: BuildState) -> None:
@@ -271,6 +272,7 @@ def report(state: BuildState) -> None:
         "io_choice": state.io_why,
         "bit_exact": bool(result.bit_exact and state.axis.passed),
         "vectors": result.vectors,
+        "vector_kinds": {k: state.vector_kinds.count(k) for k in dict.fromkeys(state.vector_kinds)},
         "mismatched_vectors": result.mismatched_vectors,
         "max_abs_error": result.max_abs_error,
         "host_float_max_abs_error": state.host_float_error,
@@ -328,7 +330,10 @@ def summary(state: BuildState) -> None:
     if state.float32_differs:  # the verdict is against float64; say how far onnxruntime's float32 alone lands
         differs = (f"; {len(state.float32_differs)} of them differ from onnxruntime float32 by up to "
                    f"{state.float32_max:.3g} (float32 rounding moves a quantizer step)")
-    info(f"{out}: {verdict} on {result.vectors} vectors ({state.reference.kind}){differs}; "
+    from jpq2hw.verify.vectors import describe_kinds
+
+    info(f"{out}: {verdict} on {result.vectors} vectors ({describe_kinds(state.vector_kinds)}; "
+         f"{state.reference.kind}){differs}; "
          f"report in {out / 'report.md'}")
     if not result.bit_exact:
         info(f"  {result.mismatched_vectors} vectors differ, max abs error {result.max_abs_error:g}, "
