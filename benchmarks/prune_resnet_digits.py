@@ -4,7 +4,11 @@ be downloaded here; the paper used ResNets on CIFAR-10/ImageNet). Per seed, one 
 each score prunes a copy with the same schedule and the same fine-tuning budget (masked fine-tuning, so only
 the score differs; no quantization). Accuracy on the held-out 30% (540 images), float arithmetic.
 
-    python benchmarks/prune_resnet_digits.py [--seeds 3] [--sparsity 0.8 0.9] [--lr 2e-3]
+    python benchmarks/prune_resnet_digits.py [--seeds 3] [--sparsity 0.8 0.9 0.95 0.98] [--criterion global]
+        [--width 16] [--pretrain-epochs 40] [--lr 2e-3] [--out results.md]
+
+Scores: the paper's first-order Taylor score, magnitude, and random (the floor any criterion must beat). The
+parent is trained to convergence first (its accuracy is printed), so a criterion is not judged on a starved net.
 """
 
 import argparse
@@ -44,10 +48,13 @@ def train_float(model, loader, epochs, lr):
     model.eval()
 
 
-def prune_only(model, loader, score, sparsity, seed, lr):
+SCORES = ("taylor", "magnitude", "random")
+
+
+def prune_only(model, loader, score, sparsity, seed, lr, criterion="global"):
     torch.manual_seed(seed)
-    cfg = CompressConfig.for_method("joint" if score == "taylor" else "magnitude", target_sparsity=sparsity,
-                                    seed=seed, **dict(BUDGET, lr=lr))
+    cfg = CompressConfig.for_method("magnitude" if score == "magnitude" else "joint", target_sparsity=sparsity,
+                                    seed=seed, score=score, prune_criterion=criterion, **dict(BUDGET, lr=lr))
     example = next(iter(loader))[0][:1]
     state = RunState(prepare_model(model, cfg, example), cfg)
     for step in make_plan(cfg):
@@ -60,9 +67,12 @@ def prune_only(model, loader, score, sparsity, seed, lr):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--sparsity", type=float, nargs="+", default=[0.8, 0.9])
-    p.add_argument("--pretrain-epochs", type=int, default=15)
+    p.add_argument("--sparsity", type=float, nargs="+", default=[0.8, 0.9, 0.95, 0.98])
+    p.add_argument("--criterion", choices=("global", "lamp", "per_layer"), default="global")
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--pretrain-epochs", type=int, default=40)
     p.add_argument("--lr", type=float, default=BUDGET["lr"], help="fine-tuning learning rate after each step")
+    p.add_argument("--out", help="also write the table as markdown here")
     args = p.parse_args()
     torch.set_num_threads(1)
     start = time.time()
@@ -71,23 +81,30 @@ def main():
         (xt, yt), (xv, yv) = digits_tensors(seed)
         torch.manual_seed(seed)
         loader = DataLoader(TensorDataset(xt, yt), batch_size=64, shuffle=True)
-        base = TinyResNet(width=8)
+        base = TinyResNet(width=args.width)
         train_float(base, loader, args.pretrain_epochs, 3e-3)
         float_acc = accuracy(base, xv, yv)
+        print(f"seed {seed}: float parent accuracy {float_acc:.4f}", flush=True)
         for sparsity in args.sparsity:
-            for score in ("taylor", "magnitude"):
-                pruned = prune_only(copy.deepcopy(base), loader, score, sparsity, seed, args.lr)
+            for score in SCORES:
+                pruned = prune_only(copy.deepcopy(base), loader, score, sparsity, seed, args.lr, args.criterion)
                 rows.append((seed, sparsity, score, float_acc, accuracy(pruned, xv, yv), masklib.sparsity(pruned)))
                 print(*rows[-1], flush=True)
-    print(f"\nTinyResNet(width=8) on digits, pruning stage only ({BUDGET['prune_steps']} cubic steps x "
-          f"{BUDGET['epochs_per_step']} epochs, masked fine-tuning, lr {args.lr}), {args.seeds} seeds, {time.time() - start:.0f} s")
-    print(f"{'sparsity':>8} {'score':>10} {'float':>7} {'pruned (mean)':>14} {'min':>7} {'max':>7}")
+    weights = sum(m.weight.numel() for m in base.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    lines = [f"TinyResNet(width={args.width}, {weights:,} conv/linear weights) on digits, pruning stage only "
+             f"({BUDGET['prune_steps']} cubic steps x {BUDGET['epochs_per_step']} epochs, masked fine-tuning, lr "
+             f"{args.lr}, {args.criterion} selection), parents trained {args.pretrain_epochs} epochs, {args.seeds} "
+             f"seeds, {time.time() - start:.0f} s on one thread (machine load noted by whoever runs it).", "",
+             "| sparsity | score | float parent (mean) | pruned (mean) | min | max |", "|---|---|---|---|---|---|"]
     for sparsity in args.sparsity:
-        for score in ("taylor", "magnitude"):
+        for score in SCORES:
             accs = [r[4] for r in rows if r[1] == sparsity and r[2] == score]
             floats = [r[3] for r in rows if r[1] == sparsity and r[2] == score]
-            print(f"{sparsity:>8} {score:>10} {sum(floats) / len(floats):7.4f} {sum(accs) / len(accs):14.4f} "
-                  f"{min(accs):7.4f} {max(accs):7.4f}")
+            lines.append(f"| {sparsity:.2f} | {score} | {sum(floats) / len(floats):.4f} | {sum(accs) / len(accs):.4f} | "
+                         f"{min(accs):.4f} | {max(accs):.4f} |")
+    print("\n".join(lines))
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ FRAME = (120, 160)        # exported frame (H, W): the hardware streams this
 MAX_DISP = 16
 CROP = (40, 96)           # training crops
 FEATURES, AGG = 16, 20
+# float parents (features, aggregation channels): "base" is the 32k-weight net of RESULTS_SCENES.md; "wide" has
+# ~2x the weights, so that at 98-99% sparsity more weights survive for the same hardware budget
+PARENTS = {"base": (16, 20), "wide": (16, 32)}
 N_TRAIN, N_VAL, N_TEST = 800, 40, 100
 DATA = SceneConfig(height=FRAME[0], width=FRAME[1], max_disp=MAX_DISP)
 HERE = Path(__file__).resolve().parent
@@ -129,14 +132,19 @@ def evaluate(model, images, disparity, visible=None) -> dict:
     return out
 
 
-def make(batch_size: int = 16, seed: int = 0, n_train: int = N_TRAIN):
+def float_weights(parent: str = "base") -> Path:
+    """Where train_scenes.py writes a parent's float weights."""
+    return OUT / ("float.pt" if parent == "base" else f"float_{parent}.pt")
+
+
+def make(batch_size: int = 16, seed: int = 0, n_train: int = N_TRAIN, parent: str = "base"):
     torch.manual_seed(seed)
     train = split("train", n_train)
     val = split("val", N_VAL)
     loader = DataLoader(Crops(train["image"], train["disparity"], seed=seed), batch_size=batch_size, shuffle=True)
     x_val, y_val = torch.tensor(val["image"]), val["disparity"]
     return {
-        "model": SceneNet(),
+        "model": SceneNet(*PARENTS[parent]),
         "train_loader": loader,
         "val_fn": lambda model: -evaluate(model, x_val, y_val)["epe"],  # compress keeps the highest
         "example_input": x_val[:1],  # the export's frame: FRAME
@@ -147,7 +155,7 @@ def make(batch_size: int = 16, seed: int = 0, n_train: int = N_TRAIN):
 def make_trained(**kwargs):
     """`make()` with train_scenes.py's float weights (out_scenes/float.pt)."""
     entry = make(**kwargs)
-    entry["model"].load_state_dict(torch.load(OUT / "float.pt"))
+    entry["model"].load_state_dict(torch.load(float_weights(kwargs.get("parent", "base"))))
     return entry
 
 

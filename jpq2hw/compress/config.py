@@ -14,10 +14,11 @@ from pathlib import Path
 from jpq2hw.errors import JpqError
 
 METHODS = ("joint", "magnitude", "quantize_then_prune", "ptq")
-SCORES = ("taylor", "magnitude")
+SCORES = ("taylor", "magnitude", "random")
 FINETUNE_MODES = ("masked", "regrow", "qat")
 SCHEDULES = ("cubic", "stepwise")
-CRITERIA = ("global", "per_layer")
+CRITERIA = ("global", "lamp", "per_layer")
+LR_SCHEDULES = ("constant", "cosine")
 ORDERS = ("prune_then_quantize", "quantize_then_prune")
 
 # What each method sets unless the config says otherwise.
@@ -40,7 +41,10 @@ class CompressConfig:
     prune_steps: int = 5
     epochs_per_step: int = 2          # fine-tuning epochs after each pruning step
     min_kept_per_layer: int = 4       # never empty a layer (layer collapse kills accuracy)
-    prune_criterion: str = "global"   # global: normalised scores compared across layers (the paper) | per_layer
+    min_kept_per_channel: int = 1     # never empty an output channel (a dead disparity bin or class)
+    allow_dead_channels: list = field(default_factory=list)  # layer names whose output channels may be emptied
+    prune_criterion: str = "global"   # global: L2-normalised scores compared across layers (the paper) | lamp
+                                      # (layer-adaptive: LAMP normalisation, then global) | per_layer
     layer_sparsity: dict = field(default_factory=dict)  # {layer name: its own final sparsity}
     exclude: list = field(default_factory=list)         # layer names never pruned (e.g. the first conv)
     finetune: str = "regrow"          # masked | regrow | qat; regrow measured best (docs/compress.md)
@@ -61,6 +65,9 @@ class CompressConfig:
     ptq: bool = False
     # training
     lr: float = 1e-3
+    lr_schedule: str = "constant"     # cosine: decays within each pruning step (rewound at every step) and over QAT
+    distill: float = 0.0              # weight of the distillation term (KL to the float parent's outputs), 0 = off
+    distill_temperature: float = 1.0
     qat_lr: float | None = None       # defaults to lr / 2
     pretrain_epochs: int = 0
     seed: int = 0
@@ -86,7 +93,8 @@ class CompressConfig:
         if not 0.0 <= self.target_sparsity < 1.0:
             bad("target_sparsity", f"{self.target_sparsity} must be in [0, 1)")
         for name, allowed in (("score", SCORES), ("finetune", FINETUNE_MODES), ("schedule", SCHEDULES),
-                              ("order", ORDERS), ("prune_criterion", CRITERIA)):
+                              ("order", ORDERS), ("prune_criterion", CRITERIA),
+                              ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in allowed:
                 bad(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
         # 2..8 bits: QuantToQCDQ (and so onnxruntime) only lowers Quant nodes of that width.
@@ -100,8 +108,14 @@ class CompressConfig:
         for layer, value in self.layer_sparsity.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 bad(f"layer_sparsity.{layer}", f"{value!r} must be a number in [0, 1)")
-        if not isinstance(self.exclude, list) or not all(isinstance(n, str) for n in self.exclude):
-            bad("exclude", "must be a list of layer names")
+        for name in ("exclude", "allow_dead_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+                bad(name, "must be a list of layer names")
+        if not 0.0 <= self.distill <= 1.0:
+            bad("distill", f"{self.distill} must be in [0, 1]")
+        if not self.distill_temperature > 0:
+            bad("distill_temperature", f"{self.distill_temperature} must be positive")
         if not isinstance(self.layer_bits, dict):
             bad("layer_bits", "must be a mapping {layer name: {weight: bits, act: bits}}")
         for layer, bits in self.layer_bits.items():
@@ -113,7 +127,7 @@ class CompressConfig:
         for name in ("score_batches", "prune_steps", "regrow_interval", "calibration_batches"):
             if getattr(self, name) < 1:
                 bad(name, "must be at least 1")
-        for name in ("epochs_per_step", "qat_epochs", "pretrain_epochs", "min_kept_per_layer"):
+        for name in ("epochs_per_step", "qat_epochs", "pretrain_epochs", "min_kept_per_layer", "min_kept_per_channel"):
             if getattr(self, name) < 0:
                 bad(name, "must not be negative")
 

@@ -18,6 +18,8 @@ pruning with the quantizers on), ptq (stage 1, then calibrate and quantize witho
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,8 +33,9 @@ from jpq2hw.compress.config import CompressConfig
 from jpq2hw.compress.qmodules import (QuantModel, act_quantizers, prepare_model, set_mask_ste,
                                       set_quant_enabled)
 from jpq2hw.compress.schedule import sparsity_targets
-from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, regrow_masks, select_layer_masks,
-                                   taylor_scores)
+from jpq2hw.compress.survivors import channel_dims, check_dead_channels, survivors
+from jpq2hw.compress.taylor import (TaylorAccumulator, magnitude_scores, random_scores, regrow_masks,
+                                   select_layer_masks, taylor_scores)
 from jpq2hw.errors import JpqError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -120,6 +123,7 @@ class RunState:
     optimizer_lr: float | None = None
     done: list = field(default_factory=list)
     history: list = field(default_factory=list)
+    teacher: nn.Module | None = None  # the float parent, for distillation (config.distill > 0)
 
     def optimizer_for(self, lr: float) -> torch.optim.Optimizer:
         # one Adam per learning-rate phase; its state survives across steps (and checkpoints)
@@ -133,7 +137,31 @@ def _scores(state: RunState, loader, loss_fn, quantized: bool):
     cfg = state.config
     if cfg.score == "magnitude":
         return magnitude_scores(state.model, quantized)
-    return taylor_scores(state.model, loader, loss_fn, cfg.score_batches, quantized)
+    if cfg.score == "random":
+        return random_scores(state.model)
+    taylor = taylor_scores(state.model, loader, loss_fn, cfg.score_batches, quantized)
+    # ties at exactly 0 (a channel whose ReLU never fires has no gradient) are broken by magnitude, so a
+    # per-channel floor keeps a weight that is there rather than one already pruned to 0
+    magnitude = magnitude_scores(state.model, quantized)
+    top = max((float(s.max()) for s in taylor.values() if s.numel()), default=0.0) or 1.0
+    return {n: s + 1e-9 * top * magnitude[n] / magnitude[n].max().clamp_min(1e-30) for n, s in taylor.items()}
+
+
+def _distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) over dim 1 (classes, or disparity bins of a dense output), scaled by T^2."""
+    t = temperature
+    log_p = torch.nn.functional.log_softmax(student / t, 1)
+    q = torch.nn.functional.softmax(teacher / t, 1)
+    return (q * (torch.log(q.clamp_min(1e-12)) - log_p)).sum(1).mean() * t * t
+
+
+def _phase_progress(step: Step, cfg: CompressConfig, epoch: int, batch: int, batches: int) -> float:
+    """Where this batch sits in its learning-rate phase, 0..1: a pruning step is its own phase (the rate is
+    rewound after every pruning step), the QAT epochs together are one phase."""
+    within = (epoch + batch / max(batches, 1)) / max(step.epochs, 1)
+    if step.stage == "qat" and step.key.startswith("qat_") and cfg.qat_epochs:
+        return (int(step.key.split("_")[1]) - 1 + within) / cfg.qat_epochs
+    return within
 
 
 def _train_epochs(state: RunState, step: Step, loader, loss_fn, lr: float) -> None:
@@ -141,18 +169,31 @@ def _train_epochs(state: RunState, step: Step, loader, loss_fn, lr: float) -> No
     optimizer = state.optimizer_for(lr)
     set_mask_ste(model, step.regrow)
     model.train()
+    dims = channel_dims(model)
     acc = TaylorAccumulator(model, quantized=step.quantized) if step.regrow else None
-    for _ in range(step.epochs):
-        for x, y in loader:
+    batches = len(loader) if hasattr(loader, "__len__") else 0
+    for epoch in range(step.epochs):
+        for index, (x, y) in enumerate(loader):
+            if cfg.lr_schedule == "cosine":
+                progress = _phase_progress(step, cfg, epoch, index, batches)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
+            out = model(x)
+            loss = loss_fn(out, y)
+            if state.teacher is not None:
+                with torch.no_grad():
+                    target = state.teacher(x)
+                loss = (1 - cfg.distill) * loss + cfg.distill * _distill_loss(out, target, cfg.distill_temperature)
+            loss.backward()
             if acc is not None:
                 acc.add()
                 if acc.batches % cfg.regrow_interval == 0:
                     scores = (acc.scores() if cfg.score == "taylor"
+                              else random_scores(model) if cfg.score == "random"
                               else magnitude_scores(model, step.quantized))
                     before = masklib.get_masks(model)
-                    after = regrow_masks(before, scores, cfg.regrow_fraction)
+                    after = regrow_masks(before, scores, cfg.regrow_fraction, cfg.min_kept_per_channel, dims)
                     masklib.set_masks(model, after)
                     # a regrown weight restarts from 0 (its latent value never met the loss: no shock)
                     masklib.zero_regrown(model, optimizer, before)
@@ -198,7 +239,8 @@ def run_step(state: RunState, step: Step, loader, loss_fn) -> None:
         fraction = step.target / cfg.target_sparsity if cfg.target_sparsity > 0 else 1.0
         masks = select_layer_masks(scores, step.target, cfg.min_kept_per_layer,
                                    {f"net.{n}": v for n, v in cfg.layer_sparsity.items()},
-                                   {f"net.{n}" for n in cfg.exclude}, cfg.prune_criterion, fraction)
+                                   {f"net.{n}" for n in cfg.exclude}, cfg.prune_criterion, fraction,
+                                   cfg.min_kept_per_channel, channel_dims(model))
         masklib.set_masks(model, masks)
         masklib.enforce(model)
         if state.optimizer is not None:
@@ -210,6 +252,19 @@ def run_step(state: RunState, step: Step, loader, loss_fn) -> None:
     elif step.stage == "qat":
         _train_epochs(state, step, loader, loss_fn, cfg.qat_learning_rate)
     model.eval()
+
+
+def _frozen_teacher(model: nn.Module) -> nn.Module:
+    """A frozen copy of the float parent giving the same kind of output the loss sees in training (training mode,
+    e.g. per-bin scores of a stereo head), with BatchNorm and Dropout in eval mode."""
+    teacher = copy.deepcopy(model)
+    teacher.train()
+    for m in teacher.modules():
+        if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)):
+            m.eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 # ---- checkpoints -------------------------------------------------------------------------------
@@ -264,6 +319,11 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
     config = config or CompressConfig()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     torch.manual_seed(config.seed)
+    teacher = None
+    if config.distill > 0:
+        if isinstance(model, QuantModel):
+            raise JpqError("compress config: distill needs the float model (not one prepare_model already made)")
+        teacher = _frozen_teacher(model)
     if isinstance(model, QuantModel):
         qmodel = model
     else:  # every layer is checked here, before the first epoch
@@ -272,7 +332,7 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
         except StopIteration:
             raise JpqError("the training loader yields no batches") from None
         qmodel = prepare_model(model, config, example)
-    state = RunState(qmodel, config)
+    state = RunState(qmodel, config, teacher=teacher)
     plan = make_plan(config)
     ckpt = None
     if config.checkpoint_dir:
@@ -287,9 +347,11 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
             continue
         start = time.perf_counter()
         run_step(state, step, train_loader, loss_fn)
+        layers = survivors(qmodel)
         record = {"step": step.key, "stage": step.stage, "target_sparsity": round(step.target, 6),
                   "sparsity": masklib.sparsity(qmodel), "quantized": step.quantized,
-                  "val": val_fn(qmodel) if val_fn else None, "seconds": time.perf_counter() - start}
+                  "val": val_fn(qmodel) if val_fn else None, "seconds": time.perf_counter() - start,
+                  "layers": layers}
         state.history.append(record)
         state.done.append(step.key)
         if ckpt:
@@ -300,5 +362,8 @@ def compress(model: nn.Module, train_loader, val_fn, config: CompressConfig | No
                           f"val {val} ({record['seconds']:.1f} s)")
         if on_step_done:
             on_step_done(step.key)
+    # on the result only: a channel the quantizer rounds to 0 at calibration can come back in QAT (the history
+    # records every step's survivors)
+    check_dead_channels(survivors(qmodel), config.allow_dead_channels, plan[-1].key if plan else "none")
     qmodel.eval()
     return qmodel, state.history

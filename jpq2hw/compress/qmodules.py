@@ -294,7 +294,7 @@ def check_layer_names(model: nn.Module, config) -> None:
         raise JpqError(f"compress config: {option}: no layer named {name!r} in the model (its Conv/Linear "
                        f"layers: {near})")
 
-    for option in ("layer_sparsity", "exclude"):
+    for option in ("layer_sparsity", "exclude", "allow_dead_channels"):
         for name in getattr(config, option):
             if name not in modules:
                 unknown(f"{option}.{name}" if option == "layer_sparsity" else option, name)

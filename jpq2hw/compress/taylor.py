@@ -83,14 +83,55 @@ def magnitude_scores(model, quantized: bool = False) -> dict[str, torch.Tensor]:
             for name, layer in weight_layers(model).items()}
 
 
+def random_scores(model) -> dict[str, torch.Tensor]:
+    """The floor every criterion must beat: a uniformly random ranking (seeded by the run's torch RNG)."""
+    return {name: torch.rand_like(layer.weight) for name, layer in weight_layers(model).items()}
+
+
 def normalize(scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: s / s.norm().clamp_min(1e-30) for name, s in scores.items()}
 
 
-def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_layer: int = 0) -> dict[str, torch.Tensor]:
+def normalize_lamp(scores: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Layer-adaptive normalisation (LAMP, Lee et al. 2021) of any non-negative score: each score squared over
+    the sum of the squares of the scores in its layer that are not smaller. A layer's best weight gets 1, so no
+    layer is emptied by a global top-k, and small layers (whose every weight matters) are pruned less."""
+    out = {}
+    for name, s in scores.items():
+        flat = s.reshape(-1).double() ** 2
+        order = torch.argsort(flat)  # ascending
+        tail = torch.flip(torch.cumsum(torch.flip(flat[order], [0]), 0), [0])  # sum over the not-smaller ones
+        lamp = torch.empty_like(flat)
+        lamp[order] = flat[order] / tail.clamp_min(1e-300)
+        out[name] = lamp.reshape(s.shape).to(s.dtype)
+    return out
+
+
+def output_channel_dim(layer) -> int:
+    """The weight dimension that indexes output channels (ConvTranspose keeps them second)."""
+    return 1 if isinstance(layer, torch.nn.ConvTranspose2d) else 0
+
+
+def _per_channel_top(score: torch.Tensor, dim: int, k: int) -> torch.Tensor:
+    """A 0/1 tensor with the k highest scores of each output channel (slice along `dim`) set."""
+    moved = score.movedim(dim, 0)
+    flat = moved.reshape(moved.shape[0], -1)
+    k = min(k, flat.shape[1])
+    top = torch.zeros_like(flat)
+    if k:
+        top.scatter_(1, torch.topk(flat, k, dim=1).indices, 1.0)
+    return top.reshape(moved.shape).movedim(0, dim)
+
+
+def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_layer: int = 0,
+                 normalization: str = "l2", min_kept_per_channel: int = 0,
+                 channel_dims: dict[str, int] | None = None) -> dict[str, torch.Tensor]:
     """Keep the round((1 - sparsity) * N) highest normalised scores over all layers, but at least
-    `min_kept_per_layer` in each layer (so no layer is cut off entirely)."""
-    normed = normalize(scores)
+    `min_kept_per_layer` in each layer (so no layer is cut off entirely) and `min_kept_per_channel` in each
+    output channel (so no channel, e.g. a disparity bin of the last layer, is left without a weight).
+    `normalization`: 'l2' (score / the layer's L2 norm, the paper's) or 'lamp' (normalize_lamp)."""
+    normed = normalize_lamp(scores) if normalization == "lamp" else normalize(scores)
+    channel_dims = channel_dims or {}
     names = list(normed)
     flat = torch.cat([normed[n].reshape(-1) for n in names])
     boosted = flat.clone()
@@ -101,6 +142,9 @@ def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_
         if k:
             top = torch.topk(flat[offset:offset + size], k).indices + offset
             boosted[top] = float("inf")
+        if min_kept_per_channel:
+            floor = _per_channel_top(normed[n], channel_dims.get(n, 0), min_kept_per_channel).reshape(-1) > 0
+            boosted[offset:offset + size][floor] = float("inf")
         offset += size
     keep = max(int(round((1.0 - sparsity) * flat.numel())), 0)
     keep = max(keep, int(torch.isinf(boosted).sum().item()))
@@ -117,26 +161,30 @@ def select_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_
 
 def select_layer_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kept_per_layer: int = 0,
                        layer_sparsity: dict[str, float] | None = None, exclude=(), criterion: str = "global",
-                       fraction: float = 1.0) -> dict[str, torch.Tensor]:
+                       fraction: float = 1.0, min_kept_per_channel: int = 0,
+                       channel_dims: dict[str, int] | None = None) -> dict[str, torch.Tensor]:
     """Masks with per-layer control: `exclude`d layers keep every weight; a layer in `layer_sparsity` is pruned
     to its own target (times `fraction`, the schedule's progress) by its own scores; the other layers are
     pruned to `sparsity` together, by the normalised scores compared across layers ('global', the paper's
-    criterion) or each layer to `sparsity` on its own ('per_layer')."""
+    criterion; 'lamp', the layer-adaptive normalisation) or each layer to `sparsity` on its own ('per_layer')."""
     layer_sparsity = layer_sparsity or {}
+    floors = {"min_kept_per_layer": min_kept_per_layer, "min_kept_per_channel": min_kept_per_channel,
+              "channel_dims": channel_dims}
     masks = {n: torch.ones_like(s) for n, s in scores.items() if n in exclude}
     for n, target in layer_sparsity.items():
-        masks.update(select_masks({n: scores[n]}, target * fraction, min_kept_per_layer))
+        masks.update(select_masks({n: scores[n]}, target * fraction, **floors))
     rest = {n: s for n, s in scores.items() if n not in masks}
     if criterion == "per_layer":
         for n, s in rest.items():
-            masks.update(select_masks({n: s}, sparsity, min_kept_per_layer))
+            masks.update(select_masks({n: s}, sparsity, **floors))
     elif rest:
-        masks.update(select_masks(rest, sparsity, min_kept_per_layer))
+        masks.update(select_masks(rest, sparsity, normalization="lamp" if criterion == "lamp" else "l2", **floors))
     return {n: masks[n] for n in scores}
 
 
 def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
-                 max_swap_fraction: float) -> dict[str, torch.Tensor]:
+                 max_swap_fraction: float, min_kept_per_channel: int = 0,
+                 channel_dims: dict[str, int] | None = None) -> dict[str, torch.Tensor]:
     """Dynamic sparse update inside each layer: the kept set moves towards the layer's top scores,
     swapping at most `max_swap_fraction` of its kept weights (the lowest-scoring kept ones out, the
     highest-scoring pruned ones in). Each layer keeps its number of weights, so the sparsity and
@@ -155,5 +203,13 @@ def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tenso
         if k > 0:
             new[grow[torch.topk(score[grow], k).indices]] = 1.0
             new[drop[torch.topk(score[drop], k, largest=False).indices]] = 0.0
-        out[name] = new.reshape(mask.shape)
+        new = new.reshape(mask.shape)
+        if min_kept_per_channel:  # a swap may not empty an output channel: its best weight comes back
+            dim = (channel_dims or {}).get(name, 0)
+            kept_per_channel = new.movedim(dim, 0).reshape(new.shape[dim], -1).sum(1)
+            if (kept_per_channel < min_kept_per_channel).any():
+                new = torch.maximum(new, _per_channel_top(scores[name] * 1.0, dim, min_kept_per_channel)
+                                    * (kept_per_channel < min_kept_per_channel).float().reshape(
+                                        [-1 if d == dim else 1 for d in range(new.dim())]))
+        out[name] = new
     return out
