@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         "must be exact; one hardware value one quantizer step off (first vector, last vector), one reference value "
         "off by one step, a third, a thousandth or 2^-30 of a step (the last for fixed-point outputs only) or NaN, "
         "and a failed AXI-Stream wrapper check must each give NOT bit-exact, exit 1, and count exactly that vector "
-        "(and, with a host tail, put the tail outside its tolerance).",
+        "(and, with a host tail, put the tail outside its tolerance); a host tail 1e-3 off must give exit 1.",
         "",
         f"Paths built: {', '.join(p.name for p in prepared)} ({', '.join(str(len(p.hw)) + ' vectors' for p in prepared)}). "
         f"Builds {t_built - t0:.0f} s, {len(verdict_mutations.MUTATIONS)} mutations x "

@@ -91,6 +91,18 @@ def check_wrapper_failure(p: verdict.Prepared) -> None:
     assert s.exit_code == EXIT_NOT_EXACT and s.report["bit_exact"] is False, "a failed wrapper check judged exact"
 
 
+def check_tail_off(p: verdict.Prepared) -> None:
+    """The host tail itself wrong (its output 1e-3 off, the hardware right): exit 1, the tail outside tolerance."""
+    if p.state.boundary.tail is None:
+        return
+    from jpq2hw.normalize.host_split import HostPart
+
+    real = HostPart.run
+    with mock.patch.object(HostPart, "run", lambda self, xs: real(self, xs) + 1e-3):
+        s = verdict.judge(p)
+    assert s.exit_code == EXIT_NOT_EXACT and s.report["host_tail_within_tolerance"] is False, "a wrong tail passed"
+
+
 CHECKS: dict[str, Callable[[verdict.Prepared], None]] = {
     "clean build exact": check_clean_is_exact,
     "hardware value off by one step (first vector)": check_hw_first_vector,
@@ -101,6 +113,7 @@ CHECKS: dict[str, Callable[[verdict.Prepared], None]] = {
     "reference value off by 2^-30 of a step (fixed point)": check_reference_tiny,
     "reference value NaN": check_reference_nan,
     "wrapper check failed": check_wrapper_failure,
+    "host tail 1e-3 off (models with a tail)": check_tail_off,
 }
 
 
@@ -163,6 +176,34 @@ def _step(name: str, after: Callable) -> Callable[[], contextlib.AbstractContext
     return apply
 
 
+def _tail_against_itself(state) -> None:
+    """The host tail's reference as the same tail code run on the reference's core output (what the build did
+    with a float head before): a wrong tail is wrong on both sides alike."""
+    from jpq2hw.normalize.host_split import within_tolerance
+
+    b = state.boundary
+    hw_final, ref_final = b.tail.run(b.to_real(state.hw)), b.tail.run(state.expected)
+    state.tail_error = float(np.max(np.abs(hw_final - ref_final)))
+    state.tail_ok = within_tolerance(hw_final, ref_final)
+
+
+def _replace_step(name: str, run: Callable) -> Callable[[], contextlib.AbstractContextManager]:
+    @contextlib.contextmanager
+    def apply() -> Iterator[None]:
+        import dataclasses
+
+        from jpq2hw.pipeline import steps
+
+        i = next(k for k, s in enumerate(steps.STEPS) if s.name == name)
+        real = steps.STEPS[i]
+        steps.STEPS[i] = dataclasses.replace(real, run=run)
+        try:
+            yield
+        finally:
+            steps.STEPS[i] = real
+    return apply
+
+
 def _compare_within(atol):
     def make(real):
         def compare(hw, ref):
@@ -209,6 +250,8 @@ MUTATIONS: list[Mutation] = [
              _patch("jpq2hw.normalize.host_split.within_tolerance", lambda real: lambda got, want: True)),
     Mutation("mismatch count from the first vector", "mismatched_vectors counts vector 0 only",
              _step("report", _set("mismatched_vectors", lambda s: int(s.result.first_mismatch == 0)))),
+    Mutation("host tail against itself", "the tail's reference is the same tail code on the reference's core output",
+             _replace_step("host_tail", _tail_against_itself)),
 ]
 
 
