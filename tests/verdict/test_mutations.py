@@ -3,6 +3,7 @@ verdict is rerun with one value of the hardware's outputs, or of the reference, 
 Each must give NOT bit-exact (exit 1), count exactly that one vector and, for the hardware, name where."""
 
 import shutil
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -127,3 +128,29 @@ def test_no_mutation_of_the_verification_code_survives(build_of):
 
     killed = verdict_mutations.survivors([build_of(name) for name in sorted(PATHS)])
     assert [name for name, by in killed.items() if not by] == []
+
+
+def test_a_wrong_rtl_output_makes_the_build_not_exact(build_of):
+    """The RTL check (`--rtl`): its expected outputs one step off on the last vector: the iverilog comparison
+    says NOT bit-exact on that vector, and the build's verdict follows it."""
+    from jpq2hw import rtl as rtl_package
+    from jpq2hw.pipeline import steps
+
+    if not all(shutil.which(t) for t in ("iverilog", "vvp", "yosys")):
+        pytest.skip("needs yosys and iverilog (apt-get install -y yosys iverilog; scripts/test.sh installs them)")
+    built = build_of("io_parallel")
+    s = verdict.judge(built)
+    assert s.report["bit_exact"] is True
+    real, sections = rtl_package.rtl_for_build, []
+
+    def wrong_expected(out, model, xs, expected, board, progress=None, **kwargs):
+        wrong = verdict.corrupt_one(expected, len(xs) - 1, 0, verdict.output_step(built))
+        sections.append(real(out, model, xs, wrong, board, progress, **{**kwargs, "synth": "none"}))
+        return sections[-1]
+
+    with mock.patch.object(rtl_package, "rtl_for_build", wrong_expected):
+        steps.rtl(s)
+    (section,) = sections
+    assert section["bit_exact"] is False and section["mismatched_vectors"] == 1
+    assert section["first_mismatch"] == len(s.hw_in) - 1
+    assert s.report["bit_exact"] is False and "failed_steps" not in s.report
