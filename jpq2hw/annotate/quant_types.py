@@ -12,6 +12,7 @@ from qonnx.custom_op.general.intquant import int_quant
 from jpq2hw import metrics
 from jpq2hw.annotate.fixed import FixedType
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.node_names import node_label
 from jpq2hw.frontend.supported_ops import LAYOUT_OPS, TYPE_PRESERVING_OPS, WEIGHT_OPS
 from jpq2hw.normalize.streamline import THRESHOLD_OP
 
@@ -171,7 +172,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
             continue
         w_quant = model.find_producer(node.input[1])
         if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:
-            raise JpqError(f"{source}: node '{node.name}' ({node.op_type}): its weights are not a quantized constant")
+            raise JpqError(f"{source}: {node_label(node, model)}: its weights are not a quantized constant")
         weights = quantized_constant(model, w_quant)
         act_q = _producer_quant(model, node.input[0])
         out_shape = model.get_tensor_shape(node.output[0])

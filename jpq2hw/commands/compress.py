@@ -103,6 +103,7 @@ def run(args) -> int:
     config = CompressConfig.from_dict(options, source=f"{config_path}: compress")
     output = Path(args.output) if args.output else base / data.get("output", "compressed.onnx")
 
+    check_output(output, config_path, data["entry"], base)
     progress = Progress(quiet=args.quiet)
     if args.fresh and ckpt:  # only after the whole config is valid, and only our own files
         removed = remove_checkpoints(Path(ckpt))
@@ -114,6 +115,38 @@ def run(args) -> int:
     except SystemExit as exc:  # the entry (or its model, loader, val_fn) ended the process: not a success
         raise JpqError(f"entry {spec}: the code it runs called sys.exit({exc.code!r}) before {output} was written"
                        ) from None
+
+
+MAX_OWN_OUTPUT_BYTES = 2 << 30  # protobuf's limit: a larger file is no model jpq2hw wrote
+
+
+def check_output(output: Path, config_path: Path, spec: str, base: Path) -> None:
+    """Before anything runs: the output may replace only a model `jpq2hw compress` wrote (its metadata says so),
+    never the config, the entry's source file, a folder or any other file."""
+    from jpq2hw.compress.export import METADATA_KEY
+
+    target = output.resolve()
+    entry_file = spec.rsplit(":", 1)[0]
+    own = [config_path.resolve()] + ([(base / entry_file).resolve()] if entry_file.endswith(".py") else [])
+    if target in own:
+        raise JpqError(f"output {output} is the {'config' if target == own[0] else 'entry'} file itself; nothing "
+                       f"was run (name another output)")
+    if not (target.exists() or output.is_symlink()):
+        return
+    if not target.is_file():
+        raise JpqError(f"output {output} exists and is not a file; nothing was run")
+    ours = False
+    if target.stat().st_size < MAX_OWN_OUTPUT_BYTES:
+        import onnx
+
+        try:
+            proto = onnx.load(str(target), load_external_data=False)
+            ours = any(p.key == METADATA_KEY for p in proto.metadata_props)
+        except Exception:  # not ONNX at all
+            ours = False
+    if not ours:
+        raise JpqError(f"output {output} exists and is not a model jpq2hw compress wrote; nothing was run (delete it "
+                       f"yourself or name another output)")
 
 
 def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: Progress) -> int:
@@ -143,7 +176,7 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
         to_qonnx(qmodel, example, output)
     m = model_metrics(qmodel, example)
     final = history[-1] if history else {}
-    for line in summary_lines(float_val, final.get("val"), m, float_m):
+    for line in summary_lines(float_val, final.get("val"), m, float_m, final.get("layers")):
         progress.info(line)
     if args.history:
         Path(args.history).write_text(json.dumps({"history": history, "float_val": float_val, "metrics": m,

@@ -40,6 +40,9 @@ OPS: dict[str, Op] = {
     "AveragePool": Op("an exact window sum (depthwise Conv of ones), then / size: a shift for a power of two, "
                       "else folded into the next quantizer's thresholds", inputs=(1, 1)),
     "GlobalAveragePool": Op("as AveragePool, over the whole feature map", inputs=(1, 1)),
+    # jpq2hw/normalize/trunc.py: checks, hardware form and float64 reference
+    "Trunc": Op("Brevitas's quantized average pooling (TruncAvgPool): the window sum's integer code shifted to "
+                "the output bits (round half to even or floor), two fixed-point quantizers", inputs=(5, 6)),
     "Clip": Op("ReLU6 / hardtanh: a clamp folded into the next quantizer's thresholds", inputs=(1, 3)),
     "Add": Op("residual Add of two activations, or a bias folded into the layer before", inputs=(2, 2),
               rtl="bias Add"),

@@ -6,6 +6,7 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
+from jpq2hw.frontend.constant_bounds import check_constant_sizes, check_control_flow
 from jpq2hw.frontend.node_names import node_label as _label
 from jpq2hw.frontend.supported_ops import ARITY, CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS, accepted
 
@@ -27,6 +28,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     _check_initializers(model, source)
     _check_single_assignment(model, source)
     _check_acyclic(model, source)
+    check_control_flow(model, source)
 
     produced = {o for n in graph.node for o in n.output} | initializers | {inputs[0].name}
     if graph.output[0].name not in produced:
@@ -34,8 +36,6 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     constant = constant_nodes(model)
     for index, node in enumerate(graph.node):
         label = _label(node)
-        if node.op_type in ("Trunc",):
-            raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if not accepted(node.op_type) and index not in constant:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
@@ -62,6 +62,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
+    check_constant_sizes(model, source, constant)  # before normalization folds anything
 
 
 def constant_nodes(model: ModelWrapper) -> set[int]:
@@ -271,7 +272,7 @@ def validate_quantizers(model: ModelWrapper, source: str, float_scales_ok: bool 
     ap_fixed; with float_scales_ok (before streamlining makes them integer) any positive scale is fine."""
     _check_inferred_shapes(model, source)
     for node in model.get_nodes_by_op_type("Quant"):
-        label = f"node '{node.name}'"
+        label = _label(node, model)
         params = [model.get_initializer(n) for n in node.input[1:]]
         if any(p is None for p in params):
             raise JpqError(f"{source}: {label}: Quant scale, zero point and bit width must be constants")
@@ -320,7 +321,7 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
             shape = model.get_tensor_shape(name) if name else []
             if shape is None or any(not isinstance(d, int) or d < 1 for d in shape):
                 ins = ", ".join(f"{i} {model.get_tensor_shape(i)}" for i in node.input if i)
-                raise JpqError(f"{source}: {_label(node)}: the shape of '{name}' cannot be inferred from its "
+                raise JpqError(f"{source}: {_label(node, model)}: the shape of '{name}' cannot be inferred from its "
                                f"inputs ({ins}); the input shapes do not fit this op")
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
@@ -26,12 +25,14 @@ from jpq2hw.errors import JpqError
 from jpq2hw.frontend.input_type import InputType, suggestion
 from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
+from jpq2hw.normalize.channels_last import ConvertToChannelsLastExact
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
 from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last,
                                     standard_layout)
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
+from jpq2hw.normalize.trunc import check_truncs, truncs_as_quants
 
 
 # Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
@@ -68,6 +69,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     model = cleanup_model(model, override_inpsize=1)
     model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
     model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
+    check_truncs(model, source)
     bipolar_weights_as_two_bits(model)
     model = move_depth_to_space_last(model)  # a pixel shuffle at the end is a host-tail layout op
     full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
@@ -76,6 +78,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
     check_input_quantized(model, source, file_input)
     check_hardware_not_empty(model, source)
     reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+    model = truncs_as_quants(model)  # the reference keeps qonnx's Trunc (lowered as qonnx computes it)
     model = average_pools_as_sums(model, source)
     model = grouped_convs_as_dense(model, source)
     model = model.transform(InferShapes())
@@ -86,7 +89,7 @@ def normalize(model: ModelWrapper, source: str = "model", input_type: InputType 
         lift_1d_to_2d(model)
         model = model.transform(InferShapes())
     if _rank(model, model.graph.input[0].name) > 2:
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
+        model = model.transform(ConvertToChannelsLastExact())  # qonnx's, exact for per-channel and 1-bit quantizers
         model = resize_channels_last(model)
     declare_initializers(model)
     for rewrite in PATTERN_PASSES["after"]:
@@ -123,9 +126,13 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     if ann is None or any(n.op_type in ("Quant", "BipolarQuant") and n.input[0] == name for n in model.graph.node):
         return
     dtype = next((p.value for p in ann.quant_parameter_tensor_names if p.key == "finn_datatype"), None)
+    if dtype == "BIPOLAR":  # FINN's +1/-1 bits: a BipolarQuant of scale 1 passes them unchanged
+        _insert_input_quant(model, True, 1, 1.0, f"{name}_annotated", op="BipolarQuant")
+        return
     match = re.fullmatch(r"(U?)INT(\d+)", dtype or "")
     if match is None:
-        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn input types are supported")
+        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn and BIPOLAR input types "
+                       f"are supported")
     signed, bits = match.group(1) == "", int(match.group(2))
     _insert_input_quant(model, signed, bits, 1.0, f"{name}_annotated")
 
@@ -138,7 +145,8 @@ def quantize_declared_input(model: ModelWrapper, input_type: InputType) -> None:
                         f"{model.graph.input[0].name}_declared")
 
 
-def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str) -> None:
+def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str,
+                        op: str = "Quant") -> None:
     name = model.graph.input[0].name
     typed = model.make_new_valueinfo_name()
     for node in model.graph.node:
@@ -147,12 +155,12 @@ def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: flo
         if out.name == name:
             raise JpqError(f"the graph input '{name}' is also its output: nothing to build")
     params = []
-    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits))):
+    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits)))[:1 if op == "BipolarQuant" else 3]:
         params.append(f"{prefix}_{suffix}")
         model.set_initializer(params[-1], np.array(value, dtype=np.float32))
-    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{prefix}_type",
-                                                domain=QONNX_DOMAIN, signed=int(signed), narrow=0,
-                                                rounding_mode="ROUND"))
+    attrs = {} if op == "BipolarQuant" else dict(signed=int(signed), narrow=0, rounding_mode="ROUND")
+    model.graph.node.insert(0, helper.make_node(op, [name, *params], [typed], name=f"{prefix}_type",
+                                                domain=QONNX_DOMAIN, **attrs))
     if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):
         model.model.opset_import.append(helper.make_opsetid(QONNX_DOMAIN, 1))
 
@@ -194,11 +202,35 @@ def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
 DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quantizer says more
 
 
+IMAGE_SUGGESTION = "uint8*1/255"  # 8-bit pixels scaled to [0, 1], what image pipelines feed a network
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+
+
+def input_is_an_image(model: ModelWrapper) -> bool:
+    """A 2-D input with 1, 3 or 4 channels (NCHW or NHWC) that reaches a Conv before any quantizer."""
+    shape = model.get_tensor_shape(model.graph.input[0].name) or []
+    if len(shape) != 4 or not (shape[1] in IMAGE_CHANNELS or shape[3] in IMAGE_CHANNELS):
+        return False
+    frontier, seen = [model.graph.input[0].name], set()
+    while frontier:
+        for consumer in model.find_consumers(frontier.pop(0)) or []:
+            if consumer.op_type == "Conv":
+                return True
+            if consumer.op_type not in ("Quant", "BipolarQuant") and consumer.name not in seen:
+                seen.add(consumer.name)
+                frontier.extend(consumer.output)
+    return False
+
+
 def suggest_input_type(model: ModelWrapper) -> str:
-    """A starting point from the first layer's needs: the grid of the first activation quantizer downstream of
-    the input (its fractional bits, its integer bits plus a sign bit), or hls4ml's default."""
+    """A starting point from the input itself: an image's 8-bit pixels scaled to [0, 1] (the first activation
+    quantizer of a conv net quantizes the conv's output, another tensor); otherwise the grid of the first
+    activation quantizer downstream of the input (its fractional bits, its integer bits plus a sign bit), or
+    hls4ml's default."""
     from jpq2hw.annotate.quant_types import quant_spec
 
+    if input_is_an_image(model):
+        return f"{IMAGE_SUGGESTION} (8-bit pixels scaled to [0, 1]; uint8 for raw pixels)"
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop(0)) or []:
@@ -270,9 +302,10 @@ def rename_constants_apart(model: ModelWrapper) -> None:
 
 def remember_source_names(model: ModelWrapper) -> None:
     """qonnx's cleanup renames every node (Op_N); keep the file's name on the node so errors can name both."""
-    for node in model.graph.node:
-        if node.name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
-            node.metadata_props.add(key=SOURCE_NAME_KEY, value=node.name)
+    for node in model.graph.node:  # an unnamed node: the name of the tensor it writes in the file
+        name = node.name or (node.output[0] if node.output else "")
+        if name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
+            node.metadata_props.add(key=SOURCE_NAME_KEY, value=name)
 
 
 def separate_repeated_inputs(model: ModelWrapper) -> None:

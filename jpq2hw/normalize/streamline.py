@@ -129,14 +129,14 @@ def _frac(x) -> Fraction:
     return Fraction(float(x))  # exact: every finite float is a dyadic rational
 
 
-def _channel_vector(values: np.ndarray, node, n_chan: int, source: str) -> list[Fraction]:
+def _channel_vector(values: np.ndarray, node, n_chan: int, source: str, model=None) -> list[Fraction]:
     """A constant that varies at most along the last (channel) axis, as one Fraction per channel."""
     v = np.asarray(values, dtype=np.float64)
     if v.size == 1:
         return [_frac(v.ravel()[0])] * n_chan
     flat = v.reshape(-1, v.shape[-1]) if v.ndim > 1 else v.reshape(1, -1)
     if flat.shape[-1] != n_chan or np.any(flat != flat[0]):
-        raise JpqError(f"{source}: {node_label(node)}: constant of shape {list(v.shape)} is not per-channel")
+        raise JpqError(f"{source}: {node_label(node, model)}: constant of shape {list(v.shape)} is not per-channel")
     return [_frac(x) for x in flat[0]]
 
 
@@ -152,7 +152,7 @@ class _Streamliner:
         self.input_scale: float | None = None
 
     def refuse(self, node, why: str):
-        raise JpqError(f"{self.source}: {node_label(node)}: {why}")
+        raise JpqError(f"{self.source}: {node_label(node, self.m)}: {why}")
 
     def n_chan(self, tensor: str) -> int:
         shape = self.m.get_tensor_shape(tensor)
@@ -255,7 +255,7 @@ class _Streamliner:
             self.host_ops.append({"name": node.name, "op": "Quant", "where": "host (input to integer codes)"})
             return
         n = self.n_chan(x)
-        s = _channel_vector(scale, node, n, self.source)
+        s = _channel_vector(scale, node, n, self.source, self.m)
         lo, hi = int(min_int(signed, narrow, bits)), int(max_int(signed, narrow, bits))
         # power-of-two step with no offset: a plain (integer-valued) Quant node does it; not before an add or a
         # concatenation, whose inputs must be in the same units (thresholds give the codes of the real scale)
@@ -312,6 +312,7 @@ class _Streamliner:
         new = helper.make_node(THRESHOLD_OP, [x], [node.output[0]], name=node.name + "_thresholds",
                                domain=THRESHOLD_DOMAIN, thresholds=thr, signs=sg, out_lo=lo, out_hi=hi,
                                out_step=step)
+        new.metadata_props.extend(node.metadata_props)  # the user's quantizer, by its name in the file
         idx = list(self.m.graph.node).index(node)
         self.m.graph.node.insert(idx, new)
         self.removed.append(node)
@@ -341,7 +342,7 @@ class _Streamliner:
             self.host_ops.append({"name": node.name, "op": "BipolarQuant", "where": "host (input to -1/+1 codes)"})
             return
         n = self.n_chan(x)
-        s = _channel_vector(scale, node, n, self.source)
+        s = _channel_vector(scale, node, n, self.source, self.m)
         thresholds, signs = self._thresholds(src.scalar() if src.per_tensor else src, s, -1, 1, "ROUND", n,
                                              bipolar=True)
         self._insert_thresholds(node, x, thresholds, signs, -1, 1, step=2)
@@ -353,6 +354,7 @@ class _Streamliner:
         params = [self._new_const(node.name + suffix, v) for suffix, v in (("_one", 1.0), ("_zero", 0.0), ("_bits", 2.0))]
         new = helper.make_node("Quant", [node.input[0], *params], [node.output[0]], name=node.name + "_codes",
                                domain="qonnx.custom_op.general", signed=1, narrow=1, rounding_mode="ROUND")
+        new.metadata_props.extend(node.metadata_props)
         self.m.graph.node.insert(list(self.m.graph.node).index(node), new)
         self.removed.append(node)
 
@@ -410,12 +412,15 @@ class _Streamliner:
         src = self.state.get(x)
         if w not in self.weight_codes:
             self.refuse(node, "its weights are not a quantized constant")
-        if src is None or not src.per_tensor or src.beta[0] != 0 or src.relu:
-            self.refuse(node, "its input has a per-channel scale or an offset that cannot be factored out")
-        codes, wscale = self.weight_codes[w]
+        if src is None or src.relu or any(b != 0 for b in src.beta):
+            self.refuse(node, "its input has an offset that cannot be factored out")
         n = self.n_chan(node.output[0])
+        if not src.per_tensor and not (self._depthwise(node) and len(src.alpha) == n):
+            self.refuse(node, "its input has one scale per channel, which only a depthwise conv can take (each of "
+                              "its outputs reads one input channel); give the quantizer before it one scale")
+        codes, wscale = self.weight_codes[w]
         sw = out_channels_axis_scale(wscale, n)
-        alpha = [src.alpha[0] * v for v in sw]
+        alpha = [src.alpha[0 if src.per_tensor else c] * v for c, v in enumerate(sw)]  # depthwise: channel c
         beta = [Fraction(0)] * n
         if len(node.input) > 2 and node.input[2]:  # a float bias: fold it into the affine map
             b = self._constant(node.input[2])
@@ -426,6 +431,11 @@ class _Streamliner:
             beta = [_frac(v) for v in np.asarray(b, np.float64).ravel()]
             del node.input[2]
         self.state[node.output[0]] = Affine(alpha, beta)
+
+    def _depthwise(self, node) -> bool:
+        """A Conv whose output channel c reads input channel c only (group = channels in = channels out)."""
+        return node.op_type == "Conv" and int(attr(node, "group", 1)) == self.n_chan(node.input[0]) \
+            == self.n_chan(node.output[0])
 
     def on_MatMul(self, node):
         def scale_per_out(wscale, n):
@@ -477,7 +487,7 @@ class _Streamliner:
         if src.relu:
             self.refuse(node, "follows a ReLU whose input has an offset (no integer form)")
         n = self.n_chan(node.output[0])
-        c = _channel_vector(const, node, n, self.source)
+        c = _channel_vector(const, node, n, self.source, self.m)
         al = src.alpha * n if len(src.alpha) == 1 else src.alpha
         be = src.beta * n if len(src.beta) == 1 else src.beta
         alpha, beta = fn(al, be, c, const_first)

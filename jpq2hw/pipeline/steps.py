@@ -184,6 +184,10 @@ def compile_cpp(state: BuildState) -> None:
     check_stack(state.hls_model)  # a layer too large for the system's stack is refused before g++ runs
     built = build_testbench(state.out, state.project_info)
     if not built.ok:
+        from jpq2hw.errors import DISK_FULL_TEXTS, disk_full_error
+
+        if any(text in built.log for text in DISK_FULL_TEXTS):  # not the generated C++'s fault
+            raise disk_full_error(state.options.output_dir())
         lines = [l for l in built.log.splitlines() if "error" in l.lower()] or built.log.strip().splitlines()
         raise JpqError(f"g++ failed to compile the generated C++: {(lines or ['(no output)'])[0].strip()}")
 

@@ -109,6 +109,7 @@ def _session(model: onnx.ModelProto):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusions that reorder sums
     opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only: its warnings (an unused initializer removed) are not the user's
     try:
         return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # NOT_IMPLEMENTED (no kernel for an op at the file's opset), INVALID_GRAPH...
@@ -143,9 +144,11 @@ def _batch_session(model: onnx.ModelProto):
     for node in graph.node:
         if node.op_type == "Reshape" and node.input[0] in batched and node.input[1] in inits:
             shape = numpy_helper.to_array(inits[node.input[1]])
-            if shape.size and shape[0] == 1:  # the batch of one, pinned: 0 copies the input's batch instead
+            if shape.size and shape[0] == 1:  # the batch of one, pinned: -1 (else 0, which copies the input's
+                # batch unless allowzero, which torch's exporter sets) lets it follow the input
+                batch = 0 if -1 in shape[1:] else -1
                 name = f"{node.input[1]}__batch_{len(nodes)}"
-                graph.initializer.append(numpy_helper.from_array(np.concatenate([[0], shape[1:]]).astype(np.int64),
+                graph.initializer.append(numpy_helper.from_array(np.concatenate([[batch], shape[1:]]).astype(np.int64),
                                                                  name))
                 node.input[1] = name
         if node.op_type == "Im2Col":
@@ -192,8 +195,8 @@ def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
 
     lowered = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString())).transform(QuantToQCDQ())
-    if lowered.get_nodes_by_op_type("Quant") or lowered.get_nodes_by_op_type("BipolarQuant"):
-        return None  # a Quant QCDQ cannot express (e.g. > 8 bits): use the float64 path
+    if any(lowered.get_nodes_by_op_type(op) for op in ("Quant", "BipolarQuant", "Trunc")):
+        return None  # a Quant QCDQ cannot express (e.g. > 8 bits), a Trunc: use the float64 path
     return lowered
 
 
@@ -221,6 +224,7 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
         lift_1d_to_2d(m)  # qonnx lowers only 2-D convolutions; height 1 is the same computation
         m = m.transform(InferShapes())
     _split_conv_bias(m)
+    _fold_bipolar_weights(m)
     m = m.transform(InferShapes())
     m = m.transform(LowerConvsToMatMul())
     for init in m.graph.initializer:
@@ -230,9 +234,20 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
     _lower_quant_float64(m)
+    _lower_truncs_float64(m)
     _lower_without_double_kernels(m)
     m = m.transform(InferShapes())
     return m
+
+
+def _lower_truncs_float64(m: ModelWrapper) -> None:
+    from jpq2hw.normalize.trunc import trunc_float64
+
+    nodes = []
+    for node in m.graph.node:
+        nodes += trunc_float64(m, node) if node.op_type == "Trunc" else [node]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
 
 
 def _lower_without_double_kernels(m: ModelWrapper) -> None:
@@ -290,6 +305,19 @@ def _at_least_opset(model: onnx.ModelProto) -> onnx.ModelProto:
         raise JpqError(f"the model's ONNX opset {opset} could not be converted to opset {LOWERING_OPSET} for the "
                        f"float64 reference ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                        f"re-export the model with opset >= {LOWERING_OPSET}") from None
+
+
+def _fold_bipolar_weights(m: ModelWrapper) -> None:
+    """BipolarQuant on constant weights -> the constant +-scale it gives (sign(0) = +1, qonnx's definition):
+    qonnx's LowerConvsToMatMul lowers a Conv whose weights are an initializer or behind a Quant, not behind a
+    BipolarQuant. Exact: each weight is +-scale, a float32 value."""
+    for node in list(m.get_nodes_by_op_type("BipolarQuant")):
+        w, scale = m.get_initializer(node.input[0]), m.get_initializer(node.input[1])
+        if w is None or scale is None:
+            continue
+        values = np.where(np.asarray(w) >= 0, 1.0, -1.0) * np.asarray(scale, dtype=np.float64)
+        m.set_initializer(node.output[0], values.astype(np.float32))
+        m.graph.node.remove(node)
 
 
 def _split_conv_bias(m: ModelWrapper) -> None:

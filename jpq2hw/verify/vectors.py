@@ -134,10 +134,22 @@ def quantize_inputs(data: np.ndarray, q: QuantSpec) -> np.ndarray:
 
 def read_user_inputs(path: Path, shape: list[int]) -> np.ndarray:
     """The user's raw inputs as a batch (n, *shape), checked for shape and finiteness."""
-    try:
-        data = np.load(path, allow_pickle=False)
+    from jpq2hw.limits import MAX_VECTOR_BYTES, VECTOR_COPIES
+
+    try:  # memory-mapped: the dtype and the shape are checked before a byte of the data is read
+        data = np.load(path, allow_pickle=False, mmap_mode="r")
     except Exception as exc:
         raise JpqError(f"--input-data {path}: cannot read as a .npy array ({type(exc).__name__})") from None
+    if not isinstance(data, np.ndarray):
+        raise JpqError(f"--input-data {path}: holds several arrays (.npz); give one .npy array")
+    if data.dtype.kind not in "biuf":
+        kind = {"c": "complex numbers", "U": "text", "S": "bytes", "O": "Python objects", "V": "records",
+                "M": "dates", "m": "time spans"}.get(data.dtype.kind, f"dtype {data.dtype}")
+        raise JpqError(f"--input-data {path}: holds {kind} ({data.dtype}); the model takes real numbers")
+    need = int(data.size) * 8 * VECTOR_COPIES
+    if need > MAX_VECTOR_BYTES:
+        raise JpqError(f"--input-data {path}: {data.size:,} values (shape {list(data.shape)}) need {need / 2**30:.1f} "
+                       f"GiB as test vectors, more than {MAX_VECTOR_BYTES / 2**30:.0f} GiB; give fewer samples")
     data = np.asarray(data, dtype=np.float64)
     if list(data.shape) == list(shape):
         data = data[None]

@@ -44,7 +44,7 @@ def test_every_op_has_a_role_and_consistent_views():
     assert set(t.LAYOUT_OPS) <= set(t.TYPE_PRESERVING_OPS)
     assert "Quant" not in t.ARITY and t.OPS["Quant"].inputs == (4, 4)  # Quant has its own message
     assert set(t.HOST_TAIL_OPS) & set(t.SUPPORTED_OPS) == set()
-    assert not t.accepted("Trunc") and not t.accepted("LSTM")
+    assert not t.accepted("LSTM")
 
 
 def test_validation_reads_the_input_counts_from_the_table(tmp_path):

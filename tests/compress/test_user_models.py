@@ -164,6 +164,8 @@ def test_cli_result_compares_float_and_compressed(tmp_path, capsys):
     rows = [line.split() for line in err.splitlines() if line.strip().startswith(("0 ", "4 "))]
     assert [r[0] for r in rows] == ["0", "4"] and "net." not in err
     assert "kbit" in err and "BOPs" in err
+    assert "out ch alive" in err and [r[-2] for r in rows] == ["4/4", "2/2"]  # every output channel kept a weight
+    assert all(int(r[-1]) >= 1 for r in rows)
 
 
 @pytest.mark.parametrize("kind", ["cnn", "resnet", "mobilenet"])

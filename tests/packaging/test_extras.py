@@ -33,3 +33,14 @@ def test_compress_without_its_extra_names_the_install_line(tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert code == 2 and module in err and "pip install torch==2.13.0 'jpq2hw[compress]'" in err
     assert not (tmp_path / "c.onnx").exists()
+
+
+@pytest.mark.parametrize("module", ["ray", "optuna"])
+def test_sweep_without_its_extra_names_the_install_line(tmp_path, monkeypatch, capsys, module):
+    monkeypatch.setitem(sys.modules, module, None)
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text("entry: x.py:make\noutput: out\ngrid: {method: [joint]}\n")
+    code = main(["sweep", str(spec), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and module in err and "pip install torch==2.13.0 'jpq2hw[sweep]'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
