@@ -62,6 +62,7 @@ class BuildState:
     xs: np.ndarray | None = None  # test inputs as the model takes them (random over the input range + user)
     raw_xs: np.ndarray | None = None  # with a float head: the same vectors before it (vectors/inputs.npy)
     hw_in: np.ndarray | None = None  # the same inputs as the hardware takes them (boundary.to_hardware)
+    vector_kinds: list[str] = field(default_factory=list)  # per vector: corner | natural | random | user
     # choose_reference
     max_accum_bits: int = 0  # widest accumulator / HLS type: decides whether float32 can be the reference
     reference: Reference | None = None  # the reference run chosen for the accumulator widths

@@ -131,7 +131,7 @@ def check_axis_wrapper(out_dir, info: ProjectInfo, inputs, expected=None, timeou
     built = build_testbench(out_dir, info, timeout_s)
     if not built.ok:
         return AxisCheckResult(False, len(np.asarray(inputs).reshape(-1, info.input.size)), "compile", built.log)
-    return run_testbench(out_dir, info, inputs, expected, timeout_s)
+    return run_testbench(out_dir, info, inputs, expected, timeout_s=timeout_s)
 
 
 def _large_stack() -> None:

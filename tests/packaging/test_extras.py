@@ -1,7 +1,6 @@
 """Optional parts check what they need before any work and name the exact install line."""
 
 import sys
-import time
 
 import pytest
 
@@ -13,10 +12,9 @@ DIGITS = EXAMPLES / "digits" / "digits_cnn.onnx"
 
 def test_build_rtl_without_da4ml_refuses_before_building(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "da4ml", None)  # as if not installed: find_spec and import both fail
-    t0 = time.monotonic()
-    code = main(["build", str(DIGITS), "--rtl", "-o", str(tmp_path / "out"), "-q"])
+    code = main(["build", str(DIGITS), "--rtl", "-o", str(tmp_path / "out"), "-q"])  # time: benchmarks/refusal_times.py
     err = capsys.readouterr().err
-    assert code == 2 and time.monotonic() - t0 < 5
+    assert code == 2
     assert "da4ml" in err and "pip install 'jpq2hw[rtl]'" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
