@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jpq2hw.annotate.fixed import Range, dot_range
+from jpq2hw.core.fixed import Range, dot_range
 from jpq2hw.errors import JpqError
 from jpq2hw.rtl.design import write_design
 from jpq2hw.rtl.graph import Layer, Network, Requant

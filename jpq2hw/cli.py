@@ -9,10 +9,10 @@ import sys
 import warnings
 
 from jpq2hw import __version__
-from jpq2hw.errors import EXIT_BAD_INPUT, JpqError, printable
+from jpq2hw.errors import EXIT_BAD_INPUT, JpqError, disk_full, printable
 from jpq2hw.interrupts import Interrupted, signals_interrupt
 
-COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl"]
+COMMANDS = ["build", "boards", "compress", "report", "synth", "rtl", "sweep"]
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -57,6 +57,10 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug of ours or of the stack: still one line (JPQ2HW_DEBUG=1 shows the traceback)
+        full = disk_full(exc)  # a full disk is not a bug: say so, wherever it struck
+        if full is not None:
+            print(f"jpq2hw {args.command}: error: {full}", file=sys.stderr)
+            return full.exit_code
         if os.environ.get("JPQ2HW_DEBUG"):
             raise
         where = exc.__traceback__

@@ -11,12 +11,20 @@ from jpq2hw.errors import ToolMissing
 EXTRAS = {
     "compress": (("torch", "sklearn"), "pip install torch==2.13.0 'jpq2hw[compress]'"),
     "rtl": (("da4ml",), "pip install 'jpq2hw[rtl]'"),
+    "sweep": (("ray", "ray.tune", "optuna"), "pip install torch==2.13.0 'jpq2hw[sweep]'"),
 }
 
 
 def missing_modules(extra: str) -> list[str]:
     modules, _ = EXTRAS[extra]
-    return [m for m in modules if importlib.util.find_spec(m) is None]
+    return [m for m in modules if _find(m) is None]
+
+
+def _find(module: str):
+    try:
+        return importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # a submodule (ray.tune) of a missing or stubbed-out package
+        return None
 
 
 def require_extra(extra: str, what: str) -> None:

@@ -50,7 +50,7 @@ def storage_bits(board) -> int:
 
 def check_design(model, analysis, vectors: int, source: str, boards: list) -> None:
     """After annotation, before conversion: tensors, weights, storage, C-simulation time, vector memory."""
-    from jpq2hw.frontend.node_names import source_name
+    from jpq2hw.core.node_names import source_name
 
     for node in model.graph.node:
         for name in node.output:
@@ -84,4 +84,4 @@ def check_design(model, analysis, vectors: int, source: str, boards: list) -> No
     if need > MAX_VECTOR_BYTES:
         raise LimitExceeded(f"{source}: {vectors} test vectors of {per_vector:,} input and output values need "
                             f"{need / 2**30:.1f} GiB of memory, more than {MAX_VECTOR_BYTES / 2**30:.0f} GiB; "
-                            f"fewer --vectors may fit")
+                            f"fewer --vectors (or --input-data samples) may fit")

@@ -9,7 +9,11 @@ of either:
 - a failed or interrupted build (an error, Ctrl-C, SIGTERM, SIGHUP: see interrupts.py) deletes its temporary
   folder; OUT is untouched;
 - SIGKILL (or a power cut) cannot be caught: it leaves `.OUT.tmp-XXXX` (and, only if it struck between the two
-  renames, the old OUT in `.OUT.old-XXXX`). The next build of OUT says what it finds and how to recover.
+  renames, the old OUT in `.OUT.old-XXXX`). The next build of OUT says what it finds and how to recover;
+- every build folder holds a marker file `.jpq2hw-build`; `--force` replaces OUT only when it finds it there, so
+  it never deletes a folder or file jpq2hw did not make (`-o .`, `-o` the model's own folder, a typo naming
+  someone's data), nor OUT when it holds the model or the current folder, nor a mount point (which cannot be
+  renamed). Each refusal is one line, before any work, and deletes nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +32,47 @@ from jpq2hw.interrupts import signals_blocked
 # files that may quote the folder's own path (hls4ml's config, scripts, reports); compiled files are not rewritten
 TEXT_SUFFIXES = {".yml", ".yaml", ".json", ".tcl", ".sh", ".md", ".txt", ".py", ".cfg", ".mk", ""}
 REWRITE_MAX_BYTES = 4 << 20
+BUILD_MARKER = ".jpq2hw-build"
+
+
+def mark_build_folder(folder: Path) -> None:
+    (folder / BUILD_MARKER).write_text("a folder written by `jpq2hw build`: `jpq2hw build --force` may replace it "
+                                       "whole\n")
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_replaceable(out: Path, force: bool, keep: tuple[Path, ...] = ()) -> None:
+    """Refuse (one line, nothing deleted) an existing OUT that a build must not replace: any without --force;
+    with --force, anything but a folder holding our marker, and a folder holding one of `keep` (the model) or
+    the current folder, or a mount point."""
+    out = Path(os.path.abspath(out))
+    if not (out.exists() or out.is_symlink()):
+        return
+    if not force:
+        raise JpqError(f"output folder {out} exists; pass --force to replace it")
+    refuse = "--force replaces only a build folder jpq2hw made; nothing was deleted"
+    if out.is_symlink():
+        raise JpqError(f"output folder {out} is a symbolic link; {refuse}")
+    if not out.is_dir():
+        raise JpqError(f"output folder {out} is a file, not a build folder; {refuse}")
+    if os.path.ismount(out):
+        raise JpqError(f"output folder {out} is a mount point, which a build cannot replace (it renames folders); "
+                       f"build into a folder inside it")
+    for path in (Path.cwd(), *keep):
+        if _inside(Path(os.path.abspath(path)), out):
+            raise JpqError(f"output folder {out} holds {path}; {refuse}")
+    if not (out / BUILD_MARKER).is_file():
+        raise JpqError(f"output folder {out} has no {BUILD_MARKER} marker, so jpq2hw did not build it (or an older "
+                       f"version did: delete it yourself); {refuse}")
 
 
 def lock_path(out: Path) -> Path:
@@ -115,7 +160,12 @@ def _commit(tmp: Path, out: Path) -> None:
     _rewrite_paths(tmp, str(tmp), str(out))
     if out.exists():
         backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(backup / out.name)
+        try:
+            out.rename(backup / out.name)
+        except OSError as exc:  # EBUSY (a mount point, a folder in use), EACCES...
+            backup.rmdir()
+            raise JpqError(f"cannot replace the output folder {out}: {exc.strerror}; the new build is not kept and "
+                           f"{out} is unchanged") from None
         try:
             tmp.rename(out)
         except OSError:
@@ -127,9 +177,9 @@ def _commit(tmp: Path, out: Path) -> None:
 
 
 @contextmanager
-def output_folder(out: Path, force: bool, announce=None):
-    """Yield the temporary folder to build in; on success it becomes OUT. `announce(text)` shows notes about
-    leftovers of killed builds (default: stderr)."""
+def output_folder(out: Path, force: bool, announce=None, keep: tuple[Path, ...] = ()):
+    """Yield the temporary folder to build in (marked as a build); on success it becomes OUT. `announce(text)`
+    shows notes about leftovers of killed builds (default: stderr); `keep`: paths OUT must not hold (the model)."""
     out = Path(os.path.abspath(out))
     existing = next(p for p in out.parents if p.exists() or p.is_symlink())
     if not existing.is_dir():
@@ -141,13 +191,14 @@ def output_folder(out: Path, force: bool, announce=None):
     with build_lock(out):
         for note in leftover_notes(out):
             (announce or (lambda t: print(printable(t), file=sys.stderr, flush=True)))(note)
-        if out.exists() and not force:
-            raise JpqError(f"output folder {out} exists; pass --force to replace it")
+        check_replaceable(out, force, keep)  # again, under the lock: OUT may have changed since the options
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         except OSError as exc:
             raise JpqError(f"cannot write the output folder {out}: {exc.strerror} ({out.parent})") from None
         try:
+            os.chmod(tmp, _umask_mode())  # mkdtemp makes it 0700; OUT gets the mode any new folder would
+            mark_build_folder(tmp)
             yield tmp
             with signals_blocked():
                 _commit(tmp, out)

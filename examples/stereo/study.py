@@ -26,6 +26,8 @@ sys.path.insert(0, str(HERE))
 
 import scenenet as N  # noqa: E402
 
+from jpq2hw.errors import JpqError  # noqa: E402
+
 STUDY = N.OUT / "study"
 
 # budgets in epochs of 50 batches of 40x96 crops: "short" is what compress_scenes.yaml shipped with (4x1 + 2)
@@ -100,10 +102,15 @@ def run(name: str) -> dict:
     float_metrics = model_metrics(float_model, entry["example_input"])
     config = CompressConfig.from_dict({**spec, "checkpoint_dir": str(folder / "checkpoint")}, source=name)
     start = time.perf_counter()
-    model, history = compress(float_model, entry["train_loader"], entry["val_fn"], config, loss_fn=entry["loss_fn"],
-                              progress=_Progress(name))
+    refusal = None
+    try:
+        model, history = compress(float_model, entry["train_loader"], entry["val_fn"], config,
+                                  loss_fn=entry["loss_fn"], progress=_Progress(name))
+    except JpqError as exc:  # compress refused its result (e.g. a dead channel): measure what it made anyway
+        refusal = str(exc)
+        model, history = _from_checkpoint(folder / "checkpoint", parent, config)
     seconds = time.perf_counter() - start
-    result = {"name": name, "parent": parent, "config": config.to_dict(), "history": history,
+    result = {"name": name, "parent": parent, "config": config.to_dict(), "history": history, "refusal": refusal,
               "float_test": float_scores, "test": _evaluate(model, test), "float_metrics": float_metrics,
               "metrics": model_metrics(model, entry["example_input"]), "compress_seconds": round(seconds, 1),
               "threads": torch.get_num_threads()}
@@ -112,6 +119,17 @@ def run(name: str) -> dict:
     tmp.write_text(json.dumps(result, indent=1, default=float))
     tmp.replace(result_path)
     return result
+
+
+def _from_checkpoint(folder: Path, parent: str, config):
+    from jpq2hw.compress.pipeline import CHECKPOINT_NAME
+    from jpq2hw.compress.qmodules import prepare_model, set_quant_enabled
+
+    payload = torch.load(folder / CHECKPOINT_NAME, weights_only=False)
+    model = prepare_model(N.SceneNet(*N.PARENTS[parent]), config)
+    set_quant_enabled(model, payload["quantized"])
+    model.load_state_dict(payload["model"])
+    return model.eval(), payload["history"]
 
 
 class _Progress:

@@ -7,38 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.general.intquant import int_quant
 
 from jpq2hw import metrics
-from jpq2hw.annotate.fixed import FixedType
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.supported_ops import LAYOUT_OPS, TYPE_PRESERVING_OPS, WEIGHT_OPS
-from jpq2hw.normalize.streamline import THRESHOLD_OP
-
-
-@dataclass
-class QuantSpec:
-    node: str
-    bits: int
-    signed: bool
-    narrow: bool
-    rounding: str
-    scale: float  # the scale itself (any positive float)
-
-    @property
-    def scale_exp(self) -> int:
-        """scale = 2**scale_exp when the scale is a power of two (else the exponent of its leading bit)."""
-        return int(np.frexp(self.scale)[1]) - 1
-
-    def fixed_type(self) -> FixedType:
-        frac = -self.scale_exp
-        return FixedType(
-            signed=self.signed,
-            width=self.bits,
-            integer=self.bits - frac,
-            rounding="RND_CONV" if self.rounding == "ROUND" else "TRN",
-            saturation="SAT_SYM" if self.narrow else "SAT",
-        )
+from jpq2hw.core.node_names import node_label
+from jpq2hw.ops import LAYOUT_OPS, QUANTIZER_OPS, THRESHOLD_OP, TYPE_PRESERVING_OPS, WEIGHT_OPS
+from jpq2hw.ops.quant import QuantSpec, quant_spec, quantized_constant  # noqa: F401  (annotate's public names)
 
 
 @dataclass
@@ -92,32 +66,6 @@ class ModelAnalysis:
     layers: list[LayerStats] = field(default_factory=list)
 
 
-def quant_spec(model: ModelWrapper, node) -> QuantSpec:
-    scale = np.asarray(model.get_initializer(node.input[1]), dtype=np.float64).ravel()[0]
-    if node.op_type == "BipolarQuant":  # sign(x) * scale: a 1-bit signed quantizer in qonnx's terms
-        return QuantSpec(node=node.name, bits=1, signed=True, narrow=False, rounding="ROUND", scale=float(scale))
-    bits = int(np.asarray(model.get_initializer(node.input[3])).ravel()[0])
-    attrs = {a.name: a for a in node.attribute}
-    return QuantSpec(
-        node=node.name,
-        bits=bits,
-        signed=bool(attrs["signed"].i) if "signed" in attrs else True,
-        narrow=bool(attrs["narrow"].i) if "narrow" in attrs else False,
-        rounding=attrs["rounding_mode"].s.decode().upper() if "rounding_mode" in attrs else "ROUND",
-        scale=float(scale),
-    )
-
-
-def quantized_constant(model: ModelWrapper, node) -> np.ndarray:
-    """The values a weight Quant node produces from its constant input (qonnx's own Quant semantics)."""
-    attrs = {a.name: a for a in node.attribute}
-    x, scale, zeropt, bits = (model.get_initializer(n) for n in node.input)
-    return int_quant(
-        np.asarray(x, dtype=np.float64), np.asarray(scale, dtype=np.float64), np.asarray(zeropt, dtype=np.float64),
-        np.asarray(bits, dtype=np.float64), attrs["signed"].i, attrs["narrow"].i, attrs["rounding_mode"].s.decode(),
-    )
-
-
 def _producer_quant(model: ModelWrapper, tensor: str):
     """The quantizer (Quant or threshold node) that last set the type of `tensor`, looking back through
     type-preserving ops."""
@@ -143,7 +91,7 @@ def first_input_quant(model: ModelWrapper, source: str):
     while frontier:
         t = frontier.pop()
         for consumer in model.find_consumers(t) or []:
-            if consumer.op_type in ("Quant", "BipolarQuant"):
+            if consumer.op_type in QUANTIZER_OPS:
                 return consumer
             if consumer.op_type in LAYOUT_OPS and consumer.name not in seen:
                 seen.add(consumer.name)
@@ -159,7 +107,11 @@ def input_quant(model: ModelWrapper, source: str) -> QuantSpec:
     return quant_spec(model, first_input_quant(model, source))
 
 
-def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
+def analyze(model: ModelWrapper, source: str, accum_bits: dict[str, int] | None = None,
+            constants: dict | None = None) -> ModelAnalysis:
+    """The layers of the hardware graph; `accum_bits`: each layer's exact accumulator width by node name
+    (jpq2hw.annotate.value_ranges.accumulator_bits), None where unknown; `constants`: the quantized weights the
+    value-range analysis already read, by tensor name."""
     in_name = model.graph.input[0].name
     analysis = ModelAnalysis(
         input_name=in_name,
@@ -171,8 +123,9 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
             continue
         w_quant = model.find_producer(node.input[1])
         if w_quant is None or w_quant.op_type != "Quant" or model.get_initializer(w_quant.input[0]) is None:
-            raise JpqError(f"{source}: node '{node.name}' ({node.op_type}): its weights are not a quantized constant")
-        weights = quantized_constant(model, w_quant)
+            raise JpqError(f"{source}: {node_label(node, model)}: its weights are not a quantized constant")
+        weights = (constants or {}).get(node.input[1])
+        weights = quantized_constant(model, w_quant) if weights is None else weights
         act_q = _producer_quant(model, node.input[0])
         out_shape = model.get_tensor_shape(node.output[0])
         if node.op_type == "Conv":
@@ -195,6 +148,7 @@ def analyze(model: ModelWrapper, source: str) -> ModelAnalysis:
                 params=int(kernel.size),
                 nonzero_params=int(np.count_nonzero(kernel)),
                 macs_per_weight=macs_per_weight,
+                accum_bits=(accum_bits or {}).get(node.name),
                 rows=int(kernel.shape[out_axis]),
                 bias_count=bias_count,
                 bias_bits=bias_bits,

@@ -11,12 +11,10 @@ optionally, example_input (default: the first training batch, one sample) and lo
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+from jpq2hw.entry import load_entry, unpack_entry
 from jpq2hw.errors import JpqError, printable
 from jpq2hw.progress import Progress
 
@@ -36,42 +34,6 @@ def register(subparsers) -> None:
     p.add_argument("--history", help="also write the per-step history as JSON to this path")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
-
-
-def load_entry(spec: str, base_dir: Path):
-    """'file.py:function' (relative to base_dir) or 'package.module:function' -> the function."""
-    if ":" not in spec:
-        raise JpqError(f"entry: {spec!r} must look like 'file.py:function' or 'module:function'")
-    target, func_name = spec.rsplit(":", 1)
-    if target.endswith(".py"):
-        path = (base_dir / target).resolve()
-        if not path.is_file():
-            raise JpqError(f"entry: {path} not found")
-        sys.path.insert(0, str(path.parent))  # let the entry import its neighbours
-        module_spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(module_spec)
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            raise JpqError(f"entry: importing {path} failed: {type(exc).__name__}: {exc}") from None
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as exc:
-            raise JpqError(f"entry: cannot import {target!r}: {exc}") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise JpqError(f"entry: {target} has no function {func_name!r}")
-    return func
-
-
-def _unpack(result, spec: str) -> dict:
-    keys = ("model", "train_loader", "val_fn", "example_input", "loss_fn")
-    if isinstance(result, (tuple, list)):
-        result = dict(zip(keys, result))
-    if not isinstance(result, dict) or not all(k in result for k in keys[:3]):
-        raise JpqError(f"entry: {spec} must return a dict (or tuple) with model, train_loader, val_fn")
-    return result
 
 
 def run(args) -> int:
@@ -103,6 +65,7 @@ def run(args) -> int:
     config = CompressConfig.from_dict(options, source=f"{config_path}: compress")
     output = Path(args.output) if args.output else base / data.get("output", "compressed.onnx")
 
+    check_output(output, config_path, data["entry"], base)
     progress = Progress(quiet=args.quiet)
     if args.fresh and ckpt:  # only after the whole config is valid, and only our own files
         removed = remove_checkpoints(Path(ckpt))
@@ -116,6 +79,38 @@ def run(args) -> int:
                        ) from None
 
 
+MAX_OWN_OUTPUT_BYTES = 2 << 30  # protobuf's limit: a larger file is no model jpq2hw wrote
+
+
+def check_output(output: Path, config_path: Path, spec: str, base: Path) -> None:
+    """Before anything runs: the output may replace only a model `jpq2hw compress` wrote (its metadata says so),
+    never the config, the entry's source file, a folder or any other file."""
+    from jpq2hw.compress.export import METADATA_KEY
+
+    target = output.resolve()
+    entry_file = spec.rsplit(":", 1)[0]
+    own = [config_path.resolve()] + ([(base / entry_file).resolve()] if entry_file.endswith(".py") else [])
+    if target in own:
+        raise JpqError(f"output {output} is the {'config' if target == own[0] else 'entry'} file itself; nothing "
+                       f"was run (name another output)")
+    if not (target.exists() or output.is_symlink()):
+        return
+    if not target.is_file():
+        raise JpqError(f"output {output} exists and is not a file; nothing was run")
+    ours = False
+    if target.stat().st_size < MAX_OWN_OUTPUT_BYTES:
+        import onnx
+
+        try:
+            proto = onnx.load(str(target), load_external_data=False)
+            ours = any(p.key == METADATA_KEY for p in proto.metadata_props)
+        except Exception:  # not ONNX at all
+            ours = False
+    if not ours:
+        raise JpqError(f"output {output} exists and is not a model jpq2hw compress wrote; nothing was run (delete it "
+                       f"yourself or name another output)")
+
+
 def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: Progress) -> int:
     from jpq2hw.compress import compress, to_qonnx
     from jpq2hw.compress.metrics import model_metrics
@@ -127,7 +122,7 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
             result = make()
         except Exception as exc:  # the user's code: say so, do not call it an internal error
             raise JpqError(f"entry: your entry {spec} raised: {type(exc).__name__}: {exc}") from None
-        parts = _unpack(result, spec)
+        parts = unpack_entry(result, spec)
     model, train_loader, val_fn = parts["model"], parts["train_loader"], parts["val_fn"]
     example = parts.get("example_input")
     if example is None:
@@ -143,7 +138,7 @@ def _run_user_code(args, spec: str, base: Path, config, output: Path, progress: 
         to_qonnx(qmodel, example, output)
     m = model_metrics(qmodel, example)
     final = history[-1] if history else {}
-    for line in summary_lines(float_val, final.get("val"), m, float_m):
+    for line in summary_lines(float_val, final.get("val"), m, float_m, final.get("layers")):
         progress.info(line)
     if args.history:
         Path(args.history).write_text(json.dumps({"history": history, "float_val": float_val, "metrics": m,

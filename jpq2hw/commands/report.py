@@ -31,7 +31,33 @@ def register(subparsers) -> None:
     p.add_argument("--csynth", type=Path, help="a csynth.xml to show next to the estimate")
     p.add_argument("--input-type", metavar="TYPE",
                    help="grid of an unquantized float input, as for `jpq2hw build` (e.g. fixed<16,6>)")
+    p.add_argument("--force", action="store_true",
+                   help="with -o: replace report files an earlier `jpq2hw report -o` wrote there")
     p.set_defaults(func=run)
+
+
+REPORT_FILES = ("report.json", "report.md", "report.html")
+REPORT_MARKER = ".jpq2hw-report"  # written beside the report files: `--force` replaces only files it vouches for
+
+
+def check_report_folder(out: Path, force: bool) -> None:
+    """Before any work: -o may add report files to a folder, and replace them only with --force and only where
+    jpq2hw's marker says it wrote them; never a build's own report (its record of the check)."""
+    from jpq2hw.output_folder import BUILD_MARKER
+
+    if out.exists() and not out.is_dir():
+        raise JpqError(f"-o {out}: exists and is not a folder")
+    if (out / BUILD_MARKER).is_file():
+        raise JpqError(f"-o {out}: a build folder, whose report.json is the record of its check; write the estimate "
+                       f"into another folder")
+    existing = [name for name in REPORT_FILES if (out / name).exists() or (out / name).is_symlink()]
+    if not existing:
+        return
+    if not force:
+        raise JpqError(f"-o {out}: {', '.join(existing)} exist there; pass --force to replace them")
+    if not (out / REPORT_MARKER).is_file():
+        raise JpqError(f"-o {out}: {', '.join(existing)} were not written by `jpq2hw report` (no {REPORT_MARKER} "
+                       f"marker); --force replaces only those, so nothing was written")
 
 
 def build_estimate_report(model_path: Path, board_name: str, io: str = "auto", reuse_factor: int = 1,
@@ -79,15 +105,25 @@ def build_estimate_report(model_path: Path, board_name: str, io: str = "auto", r
 def run(args) -> int:
     from jpq2hw.report.build_report import render_markdown, write_reports
 
+    from jpq2hw.errors import check_utf8_path
+
+    check_utf8_path(args.model, "model file")
+    if args.out is not None:
+        check_utf8_path(args.out, "-o")
+        check_report_folder(Path(args.out), args.force)
     report = build_estimate_report(args.model, args.board, io=args.io, reuse_factor=args.reuse_factor,
                                    fit=args.fit, clock_mhz=args.clock_mhz, csynth=args.csynth,
                                    input_type=args.input_type)
     print(render_markdown(report), end="")
     if args.out is not None:
         out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise JpqError(f"-o {out}: exists and is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
+        check_report_folder(out, args.force)  # again: the folder may have changed meanwhile
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / REPORT_MARKER).write_text("report files written by `jpq2hw report -o`; `--force` may replace "
+                                             f"them: {', '.join(REPORT_FILES)}\n")
+        except OSError as exc:
+            raise JpqError(f"-o {out}: cannot write there ({exc.strerror})") from None
         write_reports(out, report)
         print()
         print(printable(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.html'}"))

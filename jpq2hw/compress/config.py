@@ -171,21 +171,42 @@ def _has_type(value, allowed: tuple) -> bool:
     return isinstance(value, allowed)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+MAX_YAML_ALIASES = 32  # anchors (&a) reused by aliases (*a) nest: 9 levels of 9 aliases are a billion values
+
+
+def _load_yaml(text: str, path: Path):
+    """yaml.safe_load, after counting aliases in the event stream (which expands nothing)."""
+    import yaml
+
+    aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+    if aliases > MAX_YAML_ALIASES:
+        raise JpqError(f"{path}: {aliases} YAML aliases (*name), more than the {MAX_YAML_ALIASES} a config may use "
+                       f"(nested aliases expand exponentially)")
+    return yaml.safe_load(text)
+
+
 def load_config_file(path: str | Path) -> dict:
     """Read a YAML or JSON file into a dict (the CLI config holds more than CompressConfig)."""
     path = Path(path)
     if not path.is_file():
         raise JpqError(f"{path}: config file not found")
-    text = path.read_text()
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise JpqError(f"{path}: {path.stat().st_size:,} bytes, more than a config needs ({MAX_CONFIG_BYTES:,})")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError as exc:
+        raise JpqError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         if path.suffix == ".json":
             data = json.loads(text)
         else:
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text, path)
+    except JpqError:
+        raise
     except Exception as exc:  # parser messages are multi-line; keep the first line
-        raise JpqError(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        raise JpqError(f"{path}: cannot parse: {lines[0]}") from None
     if not isinstance(data, dict):
         raise JpqError(f"{path}: expected a mapping at the top level")
     return data

@@ -2,7 +2,7 @@
 check that lists every unsupported layer before training, and the quantizers compress adds.
 
 Every fx node is classified into one KIND (or refused with what to do). Export writes each kind as
-the ONNX ops of the table; `jpq2hw build` maps those (its own table: jpq2hw/frontend/supported_ops.py).
+the ONNX ops of the table; `jpq2hw build` maps those (its own registry: jpq2hw/ops/).
 Quantizers compress inserts, so that every layer input is on a fixed-point grid (biases are quantized on
 input_scale * weight_scale):
   - the inputs of an add or a concatenation that are not quantized yet get a signed quantizer, and all the
@@ -65,15 +65,19 @@ def _arg(args, kwargs, index, name, default):
     return args[index] if len(args) > index else kwargs.get(name, default)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # jpq2hw/
+
+
 class _Tracer(fx.Tracer):
     def create_node(self, *args, **kwargs):
         node = super().create_node(*args, **kwargs)
         # errors name the user's source line (fx's own record_stack_traces imports for many seconds)
         frame = sys._getframe(1)
-        while frame is not None and (f"{os.sep}torch{os.sep}" in frame.f_code.co_filename
-                                     or frame.f_code.co_filename == __file__):
+        while frame is not None and f"{os.sep}torch{os.sep}" in frame.f_code.co_filename:
             frame = frame.f_back
-        if frame is not None:
+        # the first frame past torch's is the user's forward, or jpq2hw's own call to trace (nn.Sequential has no
+        # forward of the user's): a line of ours would send the user to the wrong file
+        if frame is not None and not frame.f_code.co_filename.startswith(_PACKAGE_DIR):
             node.meta["source_line"] = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
         return node
 

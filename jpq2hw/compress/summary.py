@@ -10,17 +10,26 @@ def _num(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def summary_lines(float_val, final_val, metrics: dict, float_metrics: dict) -> list[str]:
+def summary_lines(float_val, final_val, metrics: dict, float_metrics: dict, survivors: dict | None = None) -> list[str]:
+    """`survivors`: the last step's per-layer survivors from compress's history (adds the output channels that
+    still have a weight, and the fewest nonzero weights any output channel kept)."""
     lines = []
     if isinstance(float_val, float) and isinstance(final_val, float):
         lines.append(f"val {float_val:.4f} float -> {final_val:.4f} compressed ({final_val - float_val:+.4f})")
     else:
         lines.append(f"val {_num(float_val)} float -> {_num(final_val)} compressed")
-    rows = [("layer", "weights", "sparsity", "w bits", "in bits", "kbit", "MBOPs")]
+    survivors = survivors or {}
+    rows = [("layer", "weights", "sparsity", "w bits", "in bits", "kbit", "MBOPs")
+            + (("out ch alive", "min w/ch") if survivors else ())]
     for l in metrics["layers"]:
-        rows.append((user_name(l["name"]), str(l["total"]), f"{1 - l['nonzero'] / l['total']:.3f}",
-                     str(l["weight_bits"]), str(l["act_bits"]), f"{l['memory_bits'] / 1000:.2f}",
-                     f"{l['bops'] / 1e6:.3f}"))
+        name = user_name(l["name"])
+        row = (name, str(l["total"]), f"{1 - l['nonzero'] / l['total']:.3f}", str(l["weight_bits"]),
+               str(l["act_bits"]), f"{l['memory_bits'] / 1000:.2f}", f"{l['bops'] / 1e6:.3f}")
+        if survivors:
+            info = survivors.get(name)
+            row += ((f"{info['out_channels'] - len(info['dead_channels'])}/{info['out_channels']}",
+                     str(min(info["nonzero_per_channel"], default=0))) if info else ("-", "-"))
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for k, r in enumerate(rows):
         lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))

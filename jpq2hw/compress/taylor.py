@@ -182,6 +182,28 @@ def select_layer_masks(scores: dict[str, torch.Tensor], sparsity: float, min_kep
     return {n: masks[n] for n in scores}
 
 
+def _restore_channel_floor(mask: torch.Tensor, score: torch.Tensor, dim: int, floor: int) -> torch.Tensor:
+    """`mask` with every output channel holding at least `floor` weights (each short channel's best ones come
+    back) and the layer's count unchanged (as many of the lowest-scoring weights of channels above the floor go)."""
+    short = mask.movedim(dim, 0).reshape(mask.shape[dim], -1).sum(1) < floor
+    if not short.any():
+        return mask
+    view = [-1 if d == dim else 1 for d in range(mask.dim())]
+    restored = torch.maximum(mask, _per_channel_top(score * 1.0, dim, floor) * short.float().reshape(view))
+    excess = int((restored.sum() - mask.sum()).item())
+    per_channel = restored.movedim(dim, 0).reshape(mask.shape[dim], -1).sum(1)
+    droppable = (restored > 0) & (restored > mask).logical_not() & (per_channel > floor).reshape(view)
+    candidates = droppable.reshape(-1).nonzero().reshape(-1)
+    if excess > 0 and len(candidates):
+        # one at a time in score order would be exact; dropping the lowest `excess` can take a channel to
+        # floor - k only when that channel held the lowest scores, which the check after the run reports
+        order = torch.argsort(score.reshape(-1)[candidates])[:excess]
+        restored = restored.reshape(-1).clone()
+        restored[candidates[order]] = 0.0
+        restored = restored.reshape(mask.shape)
+    return restored
+
+
 def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tensor],
                  max_swap_fraction: float, min_kept_per_channel: int = 0,
                  channel_dims: dict[str, int] | None = None) -> dict[str, torch.Tensor]:
@@ -205,11 +227,6 @@ def regrow_masks(current: dict[str, torch.Tensor], scores: dict[str, torch.Tenso
             new[drop[torch.topk(score[drop], k, largest=False).indices]] = 0.0
         new = new.reshape(mask.shape)
         if min_kept_per_channel:  # a swap may not empty an output channel: its best weight comes back
-            dim = (channel_dims or {}).get(name, 0)
-            kept_per_channel = new.movedim(dim, 0).reshape(new.shape[dim], -1).sum(1)
-            if (kept_per_channel < min_kept_per_channel).any():
-                new = torch.maximum(new, _per_channel_top(scores[name] * 1.0, dim, min_kept_per_channel)
-                                    * (kept_per_channel < min_kept_per_channel).float().reshape(
-                                        [-1 if d == dim else 1 for d in range(new.dim())]))
+            new = _restore_channel_floor(new, scores[name], (channel_dims or {}).get(name, 0), min_kept_per_channel)
         out[name] = new
     return out

@@ -37,11 +37,13 @@ from hls4ml.model.optimizer import ModelOptimizerPass
 from hls4ml.model.quantizers import QuantNodeQuantizer
 from hls4ml.model.types import FixedPrecisionType, NamedType
 
-from jpq2hw.annotate.fixed import FixedType, Range, constant_range, dot_range
+from jpq2hw.core.fixed import FixedType, Range, constant_range, dot_range
 
 PASS_NAME = "jpq2hw_exact_precision"
 CONFIG_KEY = "Jpq2hwExact"  # in HLSConfig.Model; the pass does nothing unless it is set
-MAX_WIDTH = 128
+# a wider value is not exact in float64: the reference (float64 at best) and the testbench's double I/O would round
+# it alike and could not prove the hardware right, so the build refuses instead of reporting a verdict it cannot give
+MAX_WIDTH = 53
 
 
 # Exact-type rules for custom layers (registered by jpq2hw/extensions/): class_name -> rule(layer, input_ranges)
@@ -87,7 +89,8 @@ def _consumers(model, layer):
 def set_type(layer, attr: str, t: FixedType) -> None:
     """Give `layer` the exact type `t` for `attr` (result_t, accum_t, weight_t, bias_t...)."""
     if t.width > MAX_WIDTH:
-        raise NotExactError(f"layer {layer.name}: exact {attr} needs {t.width} bits (more than {MAX_WIDTH})")
+        raise NotExactError(f"layer {layer.name}: exact {attr} needs {t.width} bits, more than the {MAX_WIDTH} a float64 "
+                            "holds exactly (the check against the reference could not see an error)")
     named = NamedType(f"{layer.name}_{attr}", to_hls(t))
     layer.attributes[attr] = named
     if attr == "result_t":

@@ -12,7 +12,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.annotate.quant_types import ModelAnalysis
 from jpq2hw.convert import exact_precision
-from jpq2hw.errors import JpqError
+from jpq2hw.core.node_names import node_label
+from jpq2hw.errors import JpqError, disk_full
 
 PROJECT_NAME = "myproject"
 
@@ -74,8 +75,10 @@ def convert(model: ModelWrapper, analysis: ModelAnalysis, project_dir: Path, opt
     except JpqError:
         raise
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise JpqError(f"hls4ml could not convert the model: {msg}") from None
+        full = disk_full(exc)
+        if full is not None:
+            raise full from None
+        raise JpqError(f"hls4ml could not convert the model: {_conversion_error(model, exc)}") from None
     return hls_model
 
 
@@ -93,3 +96,26 @@ def widest_type_bits(hls_model) -> int:
     """The width in bits of the widest type hls4ml gave any tensor, accumulator or constant."""
     return max((int(v.precision.width) for layer in hls_model.get_layers() for v in _named_types(layer).values()
                 if getattr(v.precision, "width", None) is not None), default=0)
+
+
+def accumulator_widths(hls_model) -> dict[str, int]:
+    """Output tensor -> width of the accum_t hls4ml was given, per layer that has one (hls4ml keeps the ONNX
+    tensor names)."""
+    widths = {}
+    for layer in hls_model.get_layers():
+        acc = layer.get_attr("accum_t")
+        if acc is not None and layer.outputs:
+            widths[layer.outputs[0]] = int(acc.precision.width)
+    return widths
+
+
+def _conversion_error(model: ModelWrapper, exc: Exception) -> str:
+    """hls4ml's exception in one line: its type, its text, and the node it names (a bare KeyError 'Reshape_0' is a
+    name hls4ml looked up and did not find), with that node's name in the user's file."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    key = exc.args[0] if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) else None
+    node = next((n for n in model.graph.node if key is not None and (n.name == key or key in n.output)), None)
+    where = f" at {node_label(node, model)}" if node is not None else ""
+    if key is not None:
+        return f"{type(exc).__name__}: no entry for '{key}' in hls4ml's tables{where}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from jpq2hw import metrics
-from jpq2hw.frontend.supported_ops import WEIGHT_OPS, WIRING_OPS
+from jpq2hw.ops import WEIGHT_OPS, WIRING_OPS
 
 FLOAT_BITS = metrics.FLOAT_BITS
 

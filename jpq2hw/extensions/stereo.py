@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper
 
-from jpq2hw.annotate.fixed import Range
-from jpq2hw.frontend.attrs import attr
+from jpq2hw.core.fixed import Range
+from jpq2hw.core.attrs import attr
 from jpq2hw.paths import TEMPLATES
 from jpq2hw.templating import render
 
@@ -403,7 +403,7 @@ def register() -> None:
     from qonnx.custom_op.registry import add_op_to_domain
 
     from jpq2hw.convert import exact_precision
-    from jpq2hw.frontend.supported_ops import register_pattern_ops
+    from jpq2hw.ops import register_pattern_ops
     from jpq2hw.normalize.passes import register_pattern_pass
 
     for op in _qonnx_ops():

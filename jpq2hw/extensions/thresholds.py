@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import helper, numpy_helper
 
-from jpq2hw.annotate.fixed import FixedType, Range
+from jpq2hw.core.fixed import FixedType, Range
 from jpq2hw.paths import TEMPLATES
 from jpq2hw.templating import render
 
@@ -172,7 +172,7 @@ def register() -> None:
     exact_precision.register_rule(CLASS_NAME, exact_rule)
     from qonnx.custom_op.registry import add_op_to_domain
 
-    from jpq2hw.normalize.streamline import THRESHOLD_DOMAIN
+    from jpq2hw.ops import THRESHOLD_DOMAIN
 
     add_op_to_domain(THRESHOLD_DOMAIN, _qonnx_op())
     _REGISTERED = True

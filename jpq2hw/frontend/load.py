@@ -41,7 +41,12 @@ def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
         return
     for tensor in external:
         location = next((e.value for e in tensor.external_data if e.key == "location"), None)
-        problem = "is not named" if location is None else _not_a_regular_file(path.parent / location)
+        if location is None:
+            problem = "is not named"
+        elif "\0" in location:  # the system cannot even look such a name up
+            problem = "is not a valid file name (it holds a NUL byte)"
+        else:
+            problem = not_a_regular_file(path.parent / location)
         if problem:
             raise JpqError(f"{path}: external data file '{location}' for tensor '{tensor.name}' {problem} "
                            f"(it must be a regular file beside the model)")
@@ -51,7 +56,7 @@ def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
         raise JpqError(f"{path}: cannot read external data ({exc})") from None
 
 
-def _not_a_regular_file(path: Path) -> str | None:
+def not_a_regular_file(path: Path) -> str | None:
     """None for a regular file (symlinks followed), else what it is: reading a FIFO blocks, a device never ends."""
     try:
         mode = os.stat(path).st_mode  # stat does not open: safe on a FIFO

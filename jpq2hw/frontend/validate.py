@@ -6,8 +6,9 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.node_names import node_label as _label
-from jpq2hw.frontend.supported_ops import ARITY, CONSTANT_OPS, HOST_OPS, PATTERN_OPS, SUPPORTED_OPS, accepted
+from jpq2hw.core.node_names import node_label as _label
+from jpq2hw.frontend.constant_bounds import check_constant_sizes, check_control_flow
+from jpq2hw.ops import ARITY, CONSTANT_OPS, HOST_OPS, OPS, PATTERN_OPS, QUANTIZER_OPS, SUPPORTED_OPS, accepted
 
 MAX_ELEMENTS = 1 << 26  # a tensor larger than this cannot be a model for these boards
 
@@ -27,6 +28,7 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     _check_initializers(model, source)
     _check_single_assignment(model, source)
     _check_acyclic(model, source)
+    check_control_flow(model, source)
 
     produced = {o for n in graph.node for o in n.output} | initializers | {inputs[0].name}
     if graph.output[0].name not in produced:
@@ -34,8 +36,6 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
     constant = constant_nodes(model)
     for index, node in enumerate(graph.node):
         label = _label(node)
-        if node.op_type in ("Trunc",):
-            raise JpqError(f"{source}: {label}: op {node.op_type} is not supported yet")
         if not accepted(node.op_type) and index not in constant:
             raise JpqError(
                 f"{source}: {label}: op {node.op_type} cannot be mapped to hardware "
@@ -53,15 +53,15 @@ def validate_structure(model: ModelWrapper, source: str) -> None:
             raise JpqError(f"{source}: {label}: op {node.op_type} takes {want} inputs, has {n_in}")
         if len(node.output) != 1 and node.op_type not in CONSTANT_OPS:
             raise JpqError(f"{source}: {label}: op {node.op_type} has {len(node.output)} outputs, expected 1")
-        if node.op_type == "Quant":
-            _check_quant_attributes(node, label, source)
-        elif node.op_type in ("Conv", "MaxPool", "AveragePool"):
-            _check_window_attributes(model, node, label, source)
-    if not any(n.op_type in ("Quant", "BipolarQuant") for n in graph.node):
+        rule = OPS.get(node.op_type)
+        if rule is not None and rule.validate is not None:
+            rule.validate(model, node, label, source)
+    if not any(n.op_type in QUANTIZER_OPS for n in graph.node):
         raise JpqError(
             f"{source}: a float model (no Quant nodes): nothing says which fixed-point types to use; "
             f"quantize it first with `jpq2hw compress`"
         )
+    check_constant_sizes(model, source, constant)  # before normalization folds anything
 
 
 def constant_nodes(model: ModelWrapper) -> set[int]:
@@ -140,86 +140,6 @@ def _check_single_assignment(model: ModelWrapper, source: str) -> None:
             seen.add(name)
 
 
-def _check_quant_attributes(node, label: str, source: str) -> None:
-    from onnx import AttributeProto
-
-    from jpq2hw.frontend.supported_ops import QUANT_DOMAINS
-
-    if node.domain not in QUANT_DOMAINS:
-        raise JpqError(f"{source}: {label}: Quant in domain '{node.domain}' is not a QONNX quantizer "
-                       f"(known domains: {', '.join(sorted(d or '(empty)' for d in QUANT_DOMAINS))})")
-    for attr in node.attribute:
-        if attr.name in ("signed", "narrow"):
-            if attr.type != AttributeProto.INT or attr.i not in (0, 1):
-                raise JpqError(f"{source}: {label}: attribute '{attr.name}' must be the integer 0 or 1")
-        elif attr.name == "rounding_mode" and attr.type != AttributeProto.STRING:
-            raise JpqError(f"{source}: {label}: attribute 'rounding_mode' must be a string")
-
-
-def _shape_through_quants(model: ModelWrapper, tensor: str):
-    """The tensor's shape, or (a file without value_info) that of the tensor its Quant nodes quantize."""
-    for _ in range(8):
-        shape = model.get_tensor_shape(tensor)
-        producer = model.find_producer(tensor)
-        if shape or producer is None or producer.op_type not in ("Quant", "BipolarQuant") or not producer.input:
-            return shape
-        tensor = producer.input[0]
-    return None
-
-
-def _check_window_attributes(model: ModelWrapper, node, label: str, source: str) -> None:
-    """Conv/MaxPool: kernel, strides, pads, dilations and group we map exactly (qonnx and hls4ml assume them)."""
-    from onnx import AttributeProto
-
-    attrs = {a.name: a for a in node.attribute}
-    for name in ("kernel_shape", "strides", "pads", "dilations"):
-        if name in attrs and attrs[name].type != AttributeProto.INTS:
-            raise JpqError(f"{source}: {label}: attribute '{name}' must be a list of integers")
-    auto_pad = attrs["auto_pad"].s.decode(errors="replace") if "auto_pad" in attrs else "NOTSET"
-    if auto_pad not in ("NOTSET", "VALID"):
-        raise JpqError(f"{source}: {label}: auto_pad={auto_pad} is not supported (give explicit pads)")
-    kernel = list(attrs["kernel_shape"].ints) if "kernel_shape" in attrs else None
-    if node.op_type == "Conv":
-        w = model.get_initializer(node.input[1]) if len(node.input) > 1 else None
-        if w is None and len(node.input) > 1:
-            producer = model.find_producer(node.input[1])
-            if producer is not None and producer.op_type == "Quant":
-                w = model.get_initializer(producer.input[0])
-        if w is not None:
-            if w.ndim < 3:
-                raise JpqError(f"{source}: {label}: weights of shape {list(w.shape)} are not a convolution kernel")
-            # qonnx's channels-last files store [C_out, k, k, C_in/group]; normalization turns them back
-            spatial = list(w.shape[1:-1]) if node.domain == "qonnx.custom_op.channels_last" else list(w.shape[2:])
-            if kernel is not None and spatial != kernel:
-                raise JpqError(f"{source}: {label}: kernel_shape {kernel} does not match the weights {list(w.shape)}")
-            kernel = spatial
-        group = attrs["group"].i if "group" in attrs else 1
-        if group < 1 or (w is not None and w.ndim >= 3 and (w.shape[0] % group)):
-            raise JpqError(f"{source}: {label}: group={group} does not divide the {w.shape[0] if w is not None else '?'} "
-                           f"output channels")
-        x_shape = _shape_through_quants(model, node.input[0]) if node.domain in ("", "ai.onnx") else None
-        # a dimension exporters leave unknown (0, or a name) says nothing: PyTorch's value_info for a Quant output
-        if w is not None and x_shape and len(x_shape) == w.ndim and x_shape[1] > 0 and w.shape[1] * group != x_shape[1]:
-            raise JpqError(f"{source}: {label}: the weights {list(w.shape)} with group={group} take "
-                           f"{w.shape[1] * group} input channels, the input has {x_shape[1]}")
-        dil = list(attrs["dilations"].ints) if "dilations" in attrs else []
-        if any(d != 1 for d in dil):
-            raise JpqError(f"{source}: {label}: dilations {dil} are not supported (only 1)")
-    if kernel is None:
-        raise JpqError(f"{source}: {label}: no kernel_shape")
-    n = len(kernel)
-    if n not in (1, 2) or any(k < 1 for k in kernel):
-        raise JpqError(f"{source}: {label}: kernel_shape {kernel} is not a 1-D or 2-D kernel of positive size")
-    strides = list(attrs["strides"].ints) if "strides" in attrs else [1] * n
-    if len(strides) != n or any(s < 1 for s in strides):
-        raise JpqError(f"{source}: {label}: strides {strides} must be {n} positive integers")
-    pads = list(attrs["pads"].ints) if "pads" in attrs else [0] * (2 * n)
-    if len(pads) != 2 * n or any(p < 0 for p in pads):
-        raise JpqError(f"{source}: {label}: pads {pads} must be {2 * n} non-negative integers")
-    if any(p >= k for p, k in zip(pads, kernel + kernel)):
-        raise JpqError(f"{source}: {label}: pads {pads} must be smaller than the kernel {kernel}")
-
-
 def _check_static_shape(value_info, source: str) -> None:
     t = value_info.type.tensor_type
     if not t.HasField("shape"):
@@ -271,7 +191,7 @@ def validate_quantizers(model: ModelWrapper, source: str, float_scales_ok: bool 
     ap_fixed; with float_scales_ok (before streamlining makes them integer) any positive scale is fine."""
     _check_inferred_shapes(model, source)
     for node in model.get_nodes_by_op_type("Quant"):
-        label = f"node '{node.name}'"
+        label = _label(node, model)
         params = [model.get_initializer(n) for n in node.input[1:]]
         if any(p is None for p in params):
             raise JpqError(f"{source}: {label}: Quant scale, zero point and bit width must be constants")
@@ -320,7 +240,7 @@ def _check_inferred_shapes(model: ModelWrapper, source: str) -> None:
             shape = model.get_tensor_shape(name) if name else []
             if shape is None or any(not isinstance(d, int) or d < 1 for d in shape):
                 ins = ", ".join(f"{i} {model.get_tensor_shape(i)}" for i in node.input if i)
-                raise JpqError(f"{source}: {_label(node)}: the shape of '{name}' cannot be inferred from its "
+                raise JpqError(f"{source}: {_label(node, model)}: the shape of '{name}' cannot be inferred from its "
                                f"inputs ({ins}); the input shapes do not fit this op")
 
 

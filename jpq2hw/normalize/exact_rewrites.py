@@ -16,8 +16,8 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.attrs import attr
-from jpq2hw.frontend.node_names import node_label
+from jpq2hw.core.attrs import attr
+from jpq2hw.core.node_names import node_label
 
 QUANT_DOMAIN = "qonnx.custom_op.general"
 

@@ -20,21 +20,22 @@ import onnx
 from onnx.utils import Extractor
 from qonnx.core.modelwrapper import ModelWrapper
 
-from jpq2hw.frontend.node_names import source_name
-from jpq2hw.frontend.supported_ops import HOST_TAIL_OPS
+from jpq2hw.core.node_names import source_name
+from jpq2hw.ops import HOST_ARITH_OPS, HOST_OPS, HOST_TAIL_OPS, LAYOUT_OPS, QUANTIZER_OPS, RESHAPE_OPS
 
 TAIL_FLOAT_OPS = set(HOST_TAIL_OPS)  # ops with no fixed-point form: after the core, they make a host tail
-TAIL_LAYOUT_OPS = {"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity", "DepthToSpace"}
+# reshapes, and the pixel shuffle (host layout ops), may follow them there
+TAIL_LAYOUT_OPS = set(RESHAPE_OPS) | {name for name, where in HOST_OPS.items() if where == "layout"}
 # elementwise ops the hardware folds when one input is a constant; with two data inputs (a square, a
 # difference of two head tensors) they belong to the tail
-TAIL_ARITH_OPS = {"Mul", "Div", "Add", "Sub"}
-HARDWARE_LAYOUT_OPS = {"Reshape", "Flatten", "Identity"}  # the layout ops the hardware graph can carry
-HEAD_OPS = {"Mul", "Div", "Add", "Sub"}
+TAIL_ARITH_OPS = set(HOST_ARITH_OPS)
+HARDWARE_LAYOUT_OPS = set(RESHAPE_OPS) & set(LAYOUT_OPS)  # the layout ops the hardware graph can carry
+HEAD_OPS = set(HOST_ARITH_OPS)
 # one-input ops (and layout ops with a constant shape) a head may pass through on its way to the input
 # quantizer: a Relu before an unsigned input Quant, a Reshape/Flatten of the input (PyTorch's x.view(...),
 # whose Shape/Gather/Unsqueeze/Concat chain cleanup has folded into a constant)
-HEAD_PASS_OPS = {"Relu", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
-QUANTIZERS = {"Quant", "BipolarQuant"}
+HEAD_PASS_OPS = {"Relu"} | set(RESHAPE_OPS)
+QUANTIZERS = set(QUANTIZER_OPS)
 
 
 # The host parts run in float32 (onnxruntime); the whole model's reference may run in float64. An output agrees

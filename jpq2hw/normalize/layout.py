@@ -14,35 +14,9 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.attrs import attr
-from jpq2hw.frontend.node_names import node_label
-
-
-def nearest_factors(model: ModelWrapper, node, source: str = "model") -> list[int]:
-    """The integer factor per axis of a nearest-neighbour Resize, or a one-line refusal naming the node."""
-    mode = attr(node, "mode", "nearest")
-    if mode != "nearest":
-        raise JpqError(f"{source}: {node_label(node)}: Resize mode '{mode}' has no exact fixed-point form "
-                       f"(only 'nearest' is supported)")
-    shape = model.get_tensor_shape(node.input[0])
-    scales = model.get_initializer(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    sizes = model.get_initializer(node.input[3]) if len(node.input) > 3 and node.input[3] else None
-    if (scales is None or np.size(scales) == 0) and sizes is not None and shape is not None:
-        scales = np.asarray(sizes, dtype=np.float64) / np.asarray(shape, dtype=np.float64)
-    if scales is None or np.size(scales) == 0 or shape is None:
-        raise JpqError(f"{source}: {node_label(node)}: Resize needs constant scales (or sizes)")
-    scales = np.asarray(scales, dtype=np.float64).ravel()
-    if np.any(scales < 1) or np.any(scales != np.round(scales)):
-        raise JpqError(f"{source}: {node_label(node)}: Resize scales {scales.tolist()} are not integer "
-                       f"upsampling factors")
-    coord = attr(node, "coordinate_transformation_mode", "half_pixel")
-    rounding = attr(node, "nearest_mode", "round_prefer_floor")
-    # integer upsampling picks in[floor(i / f)] under 'asymmetric' + floor; other combinations shift by a pixel
-    if np.any(scales > 1) and not (coord == "asymmetric" and rounding == "floor") \
-            and not (coord in ("half_pixel", "pytorch_half_pixel") and rounding.startswith("round_prefer")):
-        raise JpqError(f"{source}: {node_label(node)}: Resize with coordinate_transformation_mode '{coord}' and "
-                       f"nearest_mode '{rounding}' is not plain pixel repetition")
-    return [int(s) for s in scales]
+from jpq2hw.core.attrs import attr
+from jpq2hw.core.node_names import node_label
+from jpq2hw.ops.resize import nearest_factors
 
 
 ELEMENTWISE_AFTER_SHUFFLE = ("Relu", "LeakyRelu", "Quant", "Identity")

@@ -15,7 +15,7 @@ from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.supported_ops import QUANT_DOMAINS  # the domains in which exporters wrote qonnx's quantizers
+from jpq2hw.ops import QUANT_DOMAINS  # the domains in which exporters wrote qonnx's quantizers
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 QUANTIZER_OPS = ("Quant", "BipolarQuant", "Trunc")

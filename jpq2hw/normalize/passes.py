@@ -15,7 +15,6 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 from qonnx.transformation.gemm_to_matmul import GemmToMatMul
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
@@ -24,15 +23,19 @@ from qonnx.util.cleanup import cleanup_model
 
 from jpq2hw.errors import JpqError
 from jpq2hw.frontend.input_type import InputType, suggestion
-from jpq2hw.frontend.node_names import SOURCE_NAME_KEY, node_label
+from jpq2hw.core.node_names import SOURCE_NAME_KEY, node_label
 from jpq2hw.frontend.validate import validate_quantizers
+from jpq2hw.normalize.channels_last import ConvertToChannelsLastExact
+from jpq2hw.normalize import frame_free
 from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
 from jpq2hw.normalize.layout import (move_depth_to_space_last, prepare_resize_for_hls4ml, resize_channels_last,
                                     standard_layout)
 from jpq2hw.normalize.host_split import HostPart, split_head, split_tail
 from jpq2hw.normalize.modernize import QONNX_DOMAIN, modernize
-from jpq2hw.normalize import frame_free
 from jpq2hw.normalize.streamline import HostIO, needs_streamline, streamline
+from jpq2hw.ops import LAYOUT_OPS, QUANTIZER_OPS, WEIGHT_OPS
+from jpq2hw.ops.quant import quant_spec, quantized_constant
+from jpq2hw.ops.trunc import check_truncs, truncs_as_quants
 
 
 # Rewrites of multi-node patterns into custom layers (jpq2hw/extensions/ registers them). Each takes and
@@ -55,55 +58,80 @@ class Normalized:
     full_reference: ModelWrapper | None = None  # the whole cleaned model, head and tail included
 
 
-def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
-    frame_free.install()  # shape inference of channels-last ops without full-size tensors
-    file_input = model.graph.input[0].name  # cleanup renames it
-    model = modernize(model, source)  # one quantizer domain, opset >= 13
-    complete_node_attributes(model)
-    model = standard_layout(model, source)  # qonnx channels-last Conv/MaxPool back to standard NCHW ops
-    quantize_annotated_input(model, source)
-    if input_type is not None:
-        quantize_declared_input(model, input_type)
-    separate_repeated_inputs(model)
-    remember_source_names(model)
-    rename_constants_apart(model)
-    model = cleanup_model(model, override_inpsize=1)
-    model = model.transform(RemoveIdentityOps())  # also joins the repeated inputs again
-    model = fold_quantized_constants(model)  # before anything judges the graph: a quantized bias is a constant
-    bipolar_weights_as_two_bits(model)
-    model = move_depth_to_space_last(model)  # a pixel shuffle at the end is a host-tail layout op
-    full = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
-    model, tail = split_tail(model)
-    model, head = split_head(model)
-    check_input_quantized(model, source, file_input)
-    check_hardware_not_empty(model, source)
-    reference = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
-    model = average_pools_as_sums(model, source)
-    model = grouped_convs_as_dense(model, source)
-    model = model.transform(InferShapes())
-    for rewrite in PATTERN_PASSES["before"]:
-        model = rewrite(model)
-    if _rank(model, model.graph.input[0].name) == 3:
-        # 1-D conv/pool as 2-D with height 1: hls4ml's 1-D ONNX pooling misses attributes, 2-D is complete
-        lift_1d_to_2d(model)
-        model = model.transform(InferShapes())
-    if _rank(model, model.graph.input[0].name) > 2:
-        model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=False))
-        model = resize_channels_last(model)
-    declare_initializers(model)
-    for rewrite in PATTERN_PASSES["after"]:
-        model = rewrite(model)
-    complete_gemm_bias(model)
-    model = model.transform(GemmToMatMul())
-    model = cleanup_model(model)
-    model = model.transform(InferShapes())
-    host = None
-    validate_quantizers(model, source, float_scales_ok=True)  # streamlining relies on sane Quant parameters
+@dataclass
+class NormalizeRun:
+    """What the passes share besides the model: the options, and the graphs and host parts some passes set
+    aside for the result."""
+
+    source: str
+    input_type: InputType | None
+    file_input: str  # the file's input name (cleanup renames it)
+    full_reference: ModelWrapper | None = None
+    reference: ModelWrapper | None = None
+    head: HostPart | None = None
+    tail: HostPart | None = None
+    host: HostIO | None = None
+
+
+def _copy(model: ModelWrapper) -> ModelWrapper:
+    return ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString()))
+
+
+def _set_aside_full_reference(model, run):
+    run.full_reference = _copy(model)
+    return model
+
+
+def _split_tail(model, run):
+    model, run.tail = split_tail(model)
+    return model
+
+
+def _split_head(model, run):
+    model, run.head = split_head(model)
+    return model
+
+
+def _set_aside_reference(model, run):
+    run.reference = _copy(model)
+    return model
+
+
+def _pattern_passes(stage: str):
+    def apply(model, run):
+        for rewrite in PATTERN_PASSES[stage]:
+            model = rewrite(model)
+        return model
+    return apply
+
+
+def _lift_1d_to_2d(model, run):
+    """1-D conv/pool as 2-D with height 1: hls4ml's 1-D ONNX pooling misses attributes, 2-D is complete."""
+    if _rank(model, model.graph.input[0].name) != 3:
+        return model
+    lift_1d_to_2d(model)
+    return model.transform(InferShapes())
+
+
+def _channels_last(model, run):
+    if _rank(model, model.graph.input[0].name) <= 2:
+        return model
+    model = model.transform(ConvertToChannelsLastExact())  # qonnx's, exact for per-channel and 1-bit quantizers
+    return resize_channels_last(model)
+
+
+def _streamline(model, run):
     if needs_streamline(model):
-        model, host = streamline(model, source)
-    prepare_resize_for_hls4ml(model, source)
-    declare_initializers(model)  # hls4ml's ONNX reader looks up every input's shape in value_info
-    return Normalized(reference=reference, hardware=model, host=host, head=head, tail=tail, full_reference=full)
+        model, run.host = streamline(model, run.source)
+    return model
+
+
+def _in_place(fn, *with_source):
+    """A pass that edits the model in place (with the source name for its messages when asked)."""
+    def apply(model, run):
+        fn(model, run.source) if with_source else fn(model)
+        return model
+    return apply
 
 
 def _rank(model: ModelWrapper, tensor: str) -> int:
@@ -122,12 +150,16 @@ def quantize_annotated_input(model: ModelWrapper, source: str) -> None:
     annotation promises (integers in the type's range pass unchanged)."""
     name = model.graph.input[0].name
     ann = next((a for a in model.graph.quantization_annotation if a.tensor_name == name), None)
-    if ann is None or any(n.op_type in ("Quant", "BipolarQuant") and n.input[0] == name for n in model.graph.node):
+    if ann is None or any(n.op_type in QUANTIZER_OPS and n.input[0] == name for n in model.graph.node):
         return
     dtype = next((p.value for p in ann.quant_parameter_tensor_names if p.key == "finn_datatype"), None)
+    if dtype == "BIPOLAR":  # FINN's +1/-1 bits: a BipolarQuant of scale 1 passes them unchanged
+        _insert_input_quant(model, True, 1, 1.0, f"{name}_annotated", op="BipolarQuant")
+        return
     match = re.fullmatch(r"(U?)INT(\d+)", dtype or "")
     if match is None:
-        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn input types are supported")
+        raise JpqError(f"{source}: input '{name}' is annotated as {dtype}; only INTn/UINTn and BIPOLAR input types "
+                       f"are supported")
     signed, bits = match.group(1) == "", int(match.group(2))
     _insert_input_quant(model, signed, bits, 1.0, f"{name}_annotated")
 
@@ -140,7 +172,8 @@ def quantize_declared_input(model: ModelWrapper, input_type: InputType) -> None:
                         f"{model.graph.input[0].name}_declared")
 
 
-def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str) -> None:
+def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: float, prefix: str,
+                        op: str = "Quant") -> None:
     name = model.graph.input[0].name
     typed = model.make_new_valueinfo_name()
     for node in model.graph.node:
@@ -149,17 +182,14 @@ def _insert_input_quant(model: ModelWrapper, signed: bool, bits: int, scale: flo
         if out.name == name:
             raise JpqError(f"the graph input '{name}' is also its output: nothing to build")
     params = []
-    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits))):
+    for suffix, value in (("scale", scale), ("zeropt", 0.0), ("bits", float(bits)))[:1 if op == "BipolarQuant" else 3]:
         params.append(f"{prefix}_{suffix}")
         model.set_initializer(params[-1], np.array(value, dtype=np.float32))
-    model.graph.node.insert(0, helper.make_node("Quant", [name, *params], [typed], name=f"{prefix}_type",
-                                                domain=QONNX_DOMAIN, signed=int(signed), narrow=0,
-                                                rounding_mode="ROUND"))
+    attrs = {} if op == "BipolarQuant" else dict(signed=int(signed), narrow=0, rounding_mode="ROUND")
+    model.graph.node.insert(0, helper.make_node(op, [name, *params], [typed], name=f"{prefix}_type",
+                                                domain=QONNX_DOMAIN, **attrs))
     if not any(o.domain == QONNX_DOMAIN for o in model.model.opset_import):
         model.model.opset_import.append(helper.make_opsetid(QONNX_DOMAIN, 1))
-
-
-INPUT_LAYOUT_OPS = ("Transpose", "Reshape", "Flatten", "Identity")  # between the input and its quantizer
 
 
 def input_quantizer(model: ModelWrapper):
@@ -167,9 +197,9 @@ def input_quantizer(model: ModelWrapper):
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop()) or []:
-            if consumer.op_type in ("Quant", "BipolarQuant"):
+            if consumer.op_type in QUANTIZER_OPS:
                 return consumer
-            if consumer.op_type in INPUT_LAYOUT_OPS and consumer.name not in seen:
+            if consumer.op_type in LAYOUT_OPS and consumer.name not in seen:
                 seen.add(consumer.name)
                 frontier.append(consumer.output[0])
     return None
@@ -186,7 +216,7 @@ def check_input_quantized(model: ModelWrapper, source: str, name: str) -> None:
 def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
     """A model that is nothing but its input quantizer leaves no hardware: the host quantizes the input."""
     quant = input_quantizer(model)
-    if quant is None or any(n is not quant and n.op_type not in INPUT_LAYOUT_OPS for n in model.graph.node):
+    if quant is None or any(n is not quant and n.op_type not in LAYOUT_OPS for n in model.graph.node):
         return
     raise JpqError(f"{source}: the model is only its input quantizer ({node_label(quant)}), which runs on the host: "
                    f"the hardware would be a wire; to build the quantizer itself, declare the grid the hardware "
@@ -196,11 +226,33 @@ def check_hardware_not_empty(model: ModelWrapper, source: str) -> None:
 DEFAULT_SUGGESTION = "fixed<16,6>"  # hls4ml's default precision, when no quantizer says more
 
 
-def suggest_input_type(model: ModelWrapper) -> str:
-    """A starting point from the first layer's needs: the grid of the first activation quantizer downstream of
-    the input (its fractional bits, its integer bits plus a sign bit), or hls4ml's default."""
-    from jpq2hw.annotate.quant_types import quant_spec
+IMAGE_SUGGESTION = "uint8*1/255"  # 8-bit pixels scaled to [0, 1], what image pipelines feed a network
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
 
+
+def input_is_an_image(model: ModelWrapper) -> bool:
+    """A 2-D input with 1, 3 or 4 channels (NCHW or NHWC) that reaches a Conv before any quantizer."""
+    shape = model.get_tensor_shape(model.graph.input[0].name) or []
+    if len(shape) != 4 or not (shape[1] in IMAGE_CHANNELS or shape[3] in IMAGE_CHANNELS):
+        return False
+    frontier, seen = [model.graph.input[0].name], set()
+    while frontier:
+        for consumer in model.find_consumers(frontier.pop(0)) or []:
+            if consumer.op_type == "Conv":
+                return True
+            if consumer.op_type not in QUANTIZER_OPS and consumer.name not in seen:
+                seen.add(consumer.name)
+                frontier.extend(consumer.output)
+    return False
+
+
+def suggest_input_type(model: ModelWrapper) -> str:
+    """A starting point from the input itself: an image's 8-bit pixels scaled to [0, 1] (the first activation
+    quantizer of a conv net quantizes the conv's output, another tensor); otherwise the grid of the first
+    activation quantizer downstream of the input (its fractional bits, its integer bits plus a sign bit), or
+    hls4ml's default."""
+    if input_is_an_image(model):
+        return f"{IMAGE_SUGGESTION} (8-bit pixels scaled to [0, 1]; uint8 for raw pixels)"
     frontier, seen = [model.graph.input[0].name], set()
     while frontier:
         for consumer in model.find_consumers(frontier.pop(0)) or []:
@@ -220,8 +272,6 @@ def bipolar_weights_as_two_bits(model: ModelWrapper) -> None:
     """A 1-bit signed weight Quant (QKeras `binary`) gives -s/+s (qonnx's bipolar case). Store the quantized
     weights and make the Quant 2-bit narrow with the same scale: it passes -s/+s unchanged and is an ordinary
     fixed-point type, so power-of-two binary weights need no integer rewrite (a 1-bit type would hold 0 only)."""
-    from jpq2hw.annotate.quant_types import quantized_constant
-
     for node in model.get_nodes_by_op_type("Quant"):
         params = [model.get_initializer(i) for i in node.input]
         if any(p is None for p in params) or np.asarray(params[3]).size != 1 or float(np.asarray(params[3]).ravel()[0]) != 1:
@@ -243,10 +293,10 @@ def fold_quantized_constants(model: ModelWrapper) -> ModelWrapper:
     own execution. Weight quantizers stay: they carry the weights' bit width to the converter and the report."""
     from qonnx.transformation.fold_constants import FoldConstants, FoldConstantsFiltered
 
-    weights = {n.input[1] for n in model.graph.node if n.op_type in ("MatMul", "Conv", "Gemm") and len(n.input) > 1}
+    weights = {n.input[1] for n in model.graph.node if n.op_type in WEIGHT_OPS and len(n.input) > 1}
 
     def is_constant_quantizer(m, node):
-        return node.op_type in ("Quant", "BipolarQuant") and node.output[0] not in weights
+        return node.op_type in QUANTIZER_OPS and node.output[0] not in weights
 
     for node in model.graph.node:  # the folded constant keeps its quantizer's bit width (for weight memory)
         if is_constant_quantizer(model, node) and all(model.get_initializer(i) is not None for i in node.input):
@@ -272,9 +322,10 @@ def rename_constants_apart(model: ModelWrapper) -> None:
 
 def remember_source_names(model: ModelWrapper) -> None:
     """qonnx's cleanup renames every node (Op_N); keep the file's name on the node so errors can name both."""
-    for node in model.graph.node:
-        if node.name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
-            node.metadata_props.add(key=SOURCE_NAME_KEY, value=node.name)
+    for node in model.graph.node:  # an unnamed node: the name of the tensor it writes in the file
+        name = node.name or (node.output[0] if node.output else "")
+        if name and not any(p.key == SOURCE_NAME_KEY for p in node.metadata_props):
+            node.metadata_props.add(key=SOURCE_NAME_KEY, value=name)
 
 
 def separate_repeated_inputs(model: ModelWrapper) -> None:
@@ -373,3 +424,57 @@ def complete_gemm_bias(model: ModelWrapper) -> None:
             name = model.make_new_valueinfo_name()
             model.set_initializer(name, np.zeros((n_out,), dtype=np.float32))
             node.input.append(name)
+
+
+# The order of normalization, one named pass each: pass(model, run) -> model. The first part reads the file's
+# graph as exported; the reference (what onnxruntime checks against) is set aside after the host split; the rest
+# makes the hardware graph hls4ml converts.
+NORMALIZE_PASSES: list[tuple[str, Callable]] = [
+    ("modernize", lambda m, r: modernize(m, r.source)),  # one quantizer domain, opset >= 13
+    ("complete_node_attributes", _in_place(complete_node_attributes)),
+    ("standard_layout", lambda m, r: standard_layout(m, r.source)),  # qonnx channels-last Conv/MaxPool -> NCHW
+    ("quantize_annotated_input", _in_place(quantize_annotated_input, "source")),
+    ("quantize_declared_input", lambda m, r: (quantize_declared_input(m, r.input_type) if r.input_type else None) or m),
+    ("separate_repeated_inputs", _in_place(separate_repeated_inputs)),
+    ("remember_source_names", _in_place(remember_source_names)),
+    ("rename_constants_apart", _in_place(rename_constants_apart)),
+    ("cleanup", lambda m, r: cleanup_model(m, override_inpsize=1)),
+    ("remove_identities", lambda m, r: m.transform(RemoveIdentityOps())),  # also joins the repeated inputs again
+    ("fold_quantized_constants", lambda m, r: fold_quantized_constants(m)),  # a quantized bias is a constant
+    ("check_truncs", _in_place(check_truncs, "source")),
+    ("bipolar_weights_as_two_bits", _in_place(bipolar_weights_as_two_bits)),
+    ("move_depth_to_space_last", lambda m, r: move_depth_to_space_last(m)),  # a host-tail layout op at the end
+    ("set_aside_full_reference", _set_aside_full_reference),
+    ("split_tail", _split_tail),
+    ("split_head", _split_head),
+    ("check_input_quantized", lambda m, r: check_input_quantized(m, r.source, r.file_input) or m),
+    ("check_hardware_not_empty", _in_place(check_hardware_not_empty, "source")),
+    ("set_aside_reference", _set_aside_reference),
+    ("truncs_as_quants", lambda m, r: truncs_as_quants(m)),  # the reference keeps qonnx's Trunc (lowered as qonnx)
+    ("average_pools_as_sums", lambda m, r: average_pools_as_sums(m, r.source)),
+    ("grouped_convs_as_dense", lambda m, r: grouped_convs_as_dense(m, r.source)),
+    ("infer_shapes", lambda m, r: m.transform(InferShapes())),
+    ("patterns_before", _pattern_passes("before")),
+    ("lift_1d_to_2d", _lift_1d_to_2d),
+    ("channels_last", _channels_last),
+    ("declare_initializers", _in_place(declare_initializers)),
+    ("patterns_after", _pattern_passes("after")),
+    ("complete_gemm_bias", _in_place(complete_gemm_bias)),
+    ("gemm_to_matmul", lambda m, r: m.transform(GemmToMatMul())),
+    ("cleanup_again", lambda m, r: cleanup_model(m)),
+    ("infer_shapes_again", lambda m, r: m.transform(InferShapes())),
+    # streamlining relies on sane Quant parameters: checked here, any positive scale allowed
+    ("check_quantizers", lambda m, r: validate_quantizers(m, r.source, float_scales_ok=True) or m),
+    ("streamline", _streamline),
+    ("prepare_resize_for_hls4ml", _in_place(prepare_resize_for_hls4ml, "source")),
+    ("declare_initializers_again", _in_place(declare_initializers)),  # hls4ml looks up every input's shape
+]
+
+
+def normalize(model: ModelWrapper, source: str = "model", input_type: InputType | None = None) -> Normalized:
+    frame_free.install()  # shape inference and constant folding without frame-size tensors
+    run = NormalizeRun(source=source, input_type=input_type, file_input=model.graph.input[0].name)
+    for _, apply in NORMALIZE_PASSES:
+        model = apply(model, run)
+    return Normalized(reference=run.reference, hardware=model, host=run.host, head=run.head, tail=run.tail,
+                      full_reference=run.full_reference)

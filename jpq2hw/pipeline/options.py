@@ -52,15 +52,23 @@ def check_options(opts: BuildOptions):
         raise JpqError(f"--reuse-factor {opts.reuse_factor}: must be >= 1")
     if opts.clock_mhz is not None and not 1 <= opts.clock_mhz <= 1000:
         raise JpqError(f"--clock-mhz {opts.clock_mhz}: must be between 1 and 1000")
-    if opts.input_data is not None and not Path(opts.input_data).is_file():
-        raise JpqError(f"--input-data {opts.input_data}: no such file")
+    if opts.input_data is not None:
+        from jpq2hw.frontend.load import not_a_regular_file
+
+        problem = not_a_regular_file(Path(opts.input_data))  # a FIFO would block, a device never end
+        if problem:
+            raise JpqError(f"--input-data {opts.input_data}: {'no such file' if problem == 'is missing' else problem}")
     if opts.input_type is not None:
         from jpq2hw.frontend.input_type import parse_input_type
 
         parse_input_type(opts.input_type)  # a malformed type fails before anything is built
-    out = opts.output_dir()
-    if out.exists() and not opts.force:
-        raise JpqError(f"output folder {out} exists; pass --force to replace it")
+    from jpq2hw.errors import check_utf8_path
+    from jpq2hw.output_folder import check_replaceable
+
+    check_utf8_path(opts.model, "model file")
+    check_utf8_path(opts.output_dir(), "output folder")
+
+    check_replaceable(opts.output_dir(), opts.force, keep=(Path(opts.model),))  # before any work; deletes nothing
     if opts.rtl:
         from jpq2hw.rtl.run import check_tools
 

@@ -25,7 +25,8 @@ def run_steps(state: BuildState, stop_after: str | None = None, steps: list[Step
         for step in steps:
             if step.in_output_folder and not in_folder:
                 state.work_dir = folder.enter_context(output_folder(state.options.output_dir(), state.options.force,
-                                                                    announce=state.progress.warn))
+                                                                    announce=state.progress.warn,
+                                                                    keep=(Path(state.options.model),)))
                 in_folder = True
             elif in_folder and not step.in_output_folder:
                 folder.close()  # the output is complete: renamed into place

@@ -2,7 +2,8 @@
 steps set and sets its own fields (documented in state.py). `STEPS` pairs each with its name, its progress
 label and whether it runs inside the output folder; jpq2hw/pipeline/runner.py runs them.
 
-Front half (no files written): load -> normalize -> validate -> annotate (what `jpq2hw report` runs) -> limits.
+Front half (no files written): load -> normalize -> validate -> exact_types -> annotate (what `jpq2hw report`
+runs) -> limits.
 Back half (inside OUT): convert -> write -> vectors -> reference -> compile -> simulate -> host_tail -> trace
 -> save_vectors -> report -> rtl -> write_report; then summary. compile builds one program (network, AXI-Stream
 wrapper, testbench) and simulate runs it once: the C-simulation and the wrapper check together. rtl and the
@@ -71,13 +72,23 @@ def validate(state: BuildState) -> None:
     validate_quantizers(state.model, state.source)
 
 
+def exact_types(state: BuildState) -> None:
+    """The one value-range analysis of the hardware graph: every tensor's exact range (what the cost model,
+    `report`, --fit auto and the RTL price and build)."""
+    from jpq2hw.annotate.value_ranges import value_ranges
+
+    state.constants = {}
+    state.types = value_ranges(state.model, state.constants)
+
+
 def annotate(state: BuildState) -> None:
     from jpq2hw.annotate.quant_types import analyze, input_quant
+    from jpq2hw.annotate.value_ranges import accumulator_bits
     from jpq2hw.costmodel import cost_layers, fit_auto
     from jpq2hw.verify import vectors
 
     opts, n = state.options, state.normalized
-    state.analysis = analyze(state.model, state.source)
+    state.analysis = analyze(state.model, state.source, accumulator_bits(state.model, state.types), state.constants)
     # vectors have the reference's input shape (the hardware's may be lifted from 1-D to 2-D)
     state.input_shape = list(n.reference.get_tensor_shape(n.reference.graph.input[0].name)[1:])
     state.input_quant = (input_quant(n.reference, state.source) if state.boundary.integer_core
@@ -108,7 +119,7 @@ def check_limits(state: BuildState) -> None:
 # --- back half: inside the output folder --------------------------------------------------------------------
 
 def convert(state: BuildState) -> None:
-    from jpq2hw.convert.hls4ml_convert import ConvertOptions, convert as hls4ml_convert, layer_types
+    from jpq2hw.convert.hls4ml_convert import ConvertOptions, accumulator_widths, convert as hls4ml_convert, layer_types
 
     opts = state.options
     state.convert_options = ConvertOptions(backend=BACKENDS[opts.backend], io_type=state.io_type,
@@ -116,10 +127,11 @@ def convert(state: BuildState) -> None:
                                            part=state.board.part, plan=state.plan)
     state.hls_model = hls4ml_convert(state.model, state.analysis, state.out / "hls", state.convert_options)
     state.hls_types = layer_types(state.hls_model)
+    built = accumulator_widths(state.hls_model)  # the cost model priced the analysis's widths: say if hls4ml differs
     for layer in state.analysis.layers:
-        hls_layer = next((l for l in state.hls_model.get_layers() if l.outputs[0] == layer.output), None)
-        acc = hls_layer.get_attr("accum_t") if hls_layer is not None else None
-        layer.accum_bits = int(acc.precision.width) if acc is not None else None
+        if layer.accum_bits is not None and built.get(layer.output, layer.accum_bits) != layer.accum_bits:
+            state.progress.warn(f"  note: layer {layer.name}: hls4ml's accumulator has {built[layer.output]} bits, "
+                                f"the value-range analysis the estimate prices {layer.accum_bits}")
     state.model.save(str(state.out / "model_normalized.onnx"))
 
 
@@ -139,7 +151,8 @@ def make_vectors(state: BuildState) -> None:
     from jpq2hw.verify import vectors
 
     opts = state.options
-    rand = vectors.random_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed)
+    rand, kinds = vectors.build_vectors(state.input_quant, state.input_shape, opts.vectors, opts.seed)
+    state.vector_kinds = kinds + ["user"] * len(state.user_vectors)
     head = state.boundary.head
     if head is None:
         state.xs = np.concatenate([rand, state.user_vectors])
@@ -183,11 +196,16 @@ def compile_cpp(state: BuildState) -> None:
     check_stack(state.hls_model)  # a layer too large for the system's stack is refused before g++ runs
     built = build_testbench(state.out, state.project_info)
     if not built.ok:
+        from jpq2hw.errors import DISK_FULL_TEXTS, disk_full_error
+
+        if any(text in built.log for text in DISK_FULL_TEXTS):  # not the generated C++'s fault
+            raise disk_full_error(state.options.output_dir())
         lines = [l for l in built.log.splitlines() if "error" in l.lower()] or built.log.strip().splitlines()
         raise JpqError(f"g++ failed to compile the generated C++: {(lines or ['(no output)'])[0].strip()}")
 
 
-DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one random vector
+NO_LAYER_DIVERGES = "none (every layer matches the hardware graph: the AXI-Stream wrapper, the host's output map or the reference differs)"
+DIRECT_VECTORS = 4  # the corners (all-min, all-max, zeros) and one natural frame or random vector
 
 
 def simulate(state: BuildState) -> None:
@@ -232,8 +250,11 @@ def host_tail(state: BuildState) -> None:
 
     n, b = state.normalized, state.boundary
     hw_final = b.tail.run(b.to_real(state.hw))
-    ref_final = (Reference(n.full_reference, state.max_accum_bits).run_batch(state.xs) if b.head is None
-                 else b.tail.run(state.expected))
+    # the whole model on the very inputs the host takes (raw, before a head): the same tail code applied to the
+    # reference's core output could not see a wrong split. In the verdict's arithmetic: where float32 alone moves
+    # a quantizer step (an integer core's reference is float64), a float32 whole model would differ by that step
+    ref_final = Reference(n.full_reference, state.max_accum_bits, force_float64=b.integer_core).run_batch(
+        state.xs if b.head is None else state.raw_xs)
     state.tail_error = float(np.max(np.abs(hw_final.astype(np.float64) - ref_final)))
     state.tail_ok = within_tolerance(hw_final, ref_final)
 
@@ -278,6 +299,7 @@ def report(state: BuildState) -> None:
         "io_choice": state.io_why,
         "bit_exact": bool(result.bit_exact and state.axis.passed and not state.emulator.fails),
         "vectors": result.vectors,
+        "vector_kinds": {k: state.vector_kinds.count(k) for k in dict.fromkeys(state.vector_kinds)},
         "mismatched_vectors": result.mismatched_vectors,
         "max_abs_error": result.max_abs_error,
         "host_float_max_abs_error": state.host_float_error,
@@ -336,11 +358,14 @@ def summary(state: BuildState) -> None:
     if state.float32_differs:  # the verdict is against float64; say how far onnxruntime's float32 alone lands
         differs = (f"; {len(state.float32_differs)} of them differ from onnxruntime float32 by up to "
                    f"{state.float32_max:.3g} (float32 rounding moves a quantizer step)")
-    info(f"{out}: {verdict} on {result.vectors} vectors ({state.reference.kind}){differs}; "
+    from jpq2hw.verify.vectors import describe_kinds
+
+    info(f"{out}: {verdict} on {result.vectors} vectors ({describe_kinds(state.vector_kinds)}; "
+         f"{state.reference.kind}){differs}; "
          f"report in {out / 'report.md'}")
     if not result.bit_exact:
         info(f"  {result.mismatched_vectors} vectors differ, max abs error {result.max_abs_error:g}, "
-             f"first divergent layer: {state.divergent}")
+             f"first divergent layer: {state.divergent or NO_LAYER_DIVERGES}")
     if not state.axis.passed:
         info(f"  AXI-Stream wrapper check failed at {state.axis.stage}: {state.axis.log.strip().splitlines()[-1:]}")
     if state.emulator.fails:
@@ -360,6 +385,7 @@ STEPS: list[Step] = [
     Step("load", load, lambda s: f"Loading {s.source}"),
     Step("normalize", normalize, lambda s: "Normalizing with qonnx (cleanup, channels-last, Gemm->MatMul)"),
     Step("validate", validate),
+    Step("exact_types", exact_types),
     Step("annotate", annotate, lambda s: "Deriving fixed-point types from the Quant nodes"),
     Step("limits", check_limits, when=lambda s: not s.options.no_limits),
     Step("convert", convert, lambda s: f"Converting with hls4ml ({BACKENDS[s.options.backend]}, {s.io_type})",

@@ -1,9 +1,10 @@
 """Read the normalized (channels-last) QONNX graph into the small list of layers the RTL writer knows:
 dense and conv layers with constant weights, each followed by its own ReLU / requantization, and max-pools.
 
-Every tensor gets the same exact fixed-point type the HLS path gives it (jpq2hw.annotate.fixed): a layer's
-input type is its producer's output type, a requantized output is the Quant node's type (round half to
-even, saturate), an output that is not requantized is the exact range of its sum (as hls4ml's accum_t).
+Every tensor has the range the build's one value-range analysis gives it (jpq2hw.annotate.value_ranges), so the
+same exact fixed-point type as in the HLS path: a layer's input type is its producer's output type, a requantized
+output is the Quant node's type (round half to even, saturate), an output that is not requantized is the exact
+range of its sum (as hls4ml's accum_t).
 Anything else in the graph (add, batch norm, average pool...) is refused with the node's name.
 """
 
@@ -14,11 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from jpq2hw.annotate.fixed import FixedType, Range, dot_range
-from jpq2hw.annotate.quant_types import first_input_quant, quant_spec, quantized_constant
+from jpq2hw.core.fixed import FixedType, Range
+from jpq2hw.annotate.quant_types import first_input_quant
+from jpq2hw.annotate.value_ranges import value_ranges
 from jpq2hw.errors import JpqError
-from jpq2hw.frontend.attrs import attr
-from jpq2hw.frontend.supported_ops import RTL_OPS
+from jpq2hw.core.attrs import attr
+from jpq2hw.ops import RTL_OPS
+from jpq2hw.ops.quant import quant_spec, quantized_constant
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,10 @@ def _const(model: ModelWrapper, tensor: str) -> np.ndarray | None:
 STANDALONE = "is not after a dense or conv layer (a stand-alone activation/requantization has no RTL form yet)"
 
 
-def read_network(model: ModelWrapper, source: str = "model") -> Network:
+def read_network(model: ModelWrapper, source: str = "model", ranges: dict[str, Range] | None = None) -> Network:
+    """The layers of the hardware graph, each tensor with its exact range from the build's one value-range
+    analysis (`ranges`, jpq2hw.annotate.value_ranges; computed here when not given)."""
+    ranges = value_ranges(model) if ranges is None else ranges
     in_name = model.graph.input[0].name
     in_shape = tuple(int(d) for d in model.get_tensor_shape(in_name)[1:])
     in_quant_node = first_input_quant(model, source)
@@ -152,6 +158,11 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
     def fail(node, why):
         raise JpqError(f"rtl: node '{node.name}' ({node.op_type}) {why}")
 
+    def known(node) -> Range:
+        if node.output[0] not in ranges:
+            fail(node, "has no exact value range (the value-range analysis has no rule for what feeds it)")
+        return ranges[node.output[0]]
+
     for node in model.graph.node:
         op = node.op_type
         if op == "Quant" and model.get_initializer(node.input[0]) is not None:
@@ -162,7 +173,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
         if op == "Quant" and cur is None:
             if node.name != in_quant_node.name:
                 fail(node, "is not the input quantizer")
-            cur = in_quant.range()
+            cur = known(node)
             s = list(in_shape)
             if perm is not None:
                 s = [([1] + s)[p] for p in perm][1:]
@@ -175,13 +186,13 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
             if open_layer is None:
                 fail(node, STANDALONE)
             open_layer.post.append(rq)
-            cur = rq.range()
+            cur = known(node)
             open_layer.out_range = cur
         elif op == "Relu":
             if open_layer is None:
                 fail(node, STANDALONE)
             open_layer.post.append("relu")
-            cur = cur.relu()
+            cur = known(node)
             open_layer.out_range = cur
         elif op == "Add":
             b = _const(model, node.input[1])
@@ -193,7 +204,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
             if b.size != open_layer.n_out:
                 fail(node, "bias does not match the layer's outputs")
             open_layer.bias = b if open_layer.bias is None else open_layer.bias + b
-            cur = dot_range(open_layer.in_range, open_layer.weights.reshape(-1, open_layer.n_out), open_layer.bias)
+            cur = known(node)
             open_layer.out_range = cur
         elif op in ("MatMul", "Gemm"):
             w = _const(model, node.input[1])
@@ -206,7 +217,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
                 fail(node, f"weights {w.shape} do not match {n_in} inputs")
             bias = _const(model, node.input[2]).ravel() if len(node.input) > 2 and node.input[2] else None
             layer = Layer(node.name, "dense", (n_in,), (w.shape[1],), cur, weights=w, bias=bias)
-            cur = dot_range(cur, w, bias)
+            cur = known(node)
             layer.out_range = cur
             layers.append(layer)
             open_layer, shape = layer, (w.shape[1],)
@@ -227,7 +238,7 @@ def read_network(model: ModelWrapper, source: str = "model") -> Network:
             wt = np.transpose(w, (1, 2, 3, 0))  # kh, kw, cin, cout
             layer = Layer(node.name, "conv", shape, (oh, ow, w.shape[0]), cur, weights=wt, bias=bias,
                           kernel=(kh, kw), stride=(sh, sw), pads=(pt, pl, pb, pr))
-            cur = dot_range(cur, wt.reshape(-1, w.shape[0]), bias)
+            cur = known(node)
             layer.out_range = cur
             layers.append(layer)
             open_layer, shape = layer, layer.out_shape

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jpq2hw.annotate.fixed import FixedType
+from jpq2hw.core.fixed import FixedType
 from jpq2hw.errors import JpqError
 from jpq2hw.rtl.graph import Layer, Requant
 

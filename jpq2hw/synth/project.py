@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from jpq2hw.errors import JpqError
 
 STREAM_JSON = "stream.json"
+# stream.json comes from the build folder, which may come from someone else: the programs synth runs are chosen
+# from these fixed names (never a path or a program the file names), and names it joins into paths are identifiers.
+TOOLS = {"hls_tool": ("vitis_hls", "vivado_hls"), "vivado_tool": ("vivado",)}
+IDENTIFIER_FIELDS = ("wrapper_name", "overlay_name", "project_name")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,26 @@ def load_project(out: str | Path) -> SynthProject:
         stream = json.loads(stream_path.read_text())
     except (OSError, ValueError) as exc:
         raise JpqError(f"{out}: cannot read report.json / board/{STREAM_JSON} ({exc})") from None
+    check_stream(stream, out / "board" / STREAM_JSON)
     return SynthProject(out=out, report=report, stream=stream)
+
+
+def check_stream(stream, path: Path) -> None:
+    """One line naming the field when stream.json names a program outside TOOLS or a name that is not an
+    identifier (a path like ../../x, a shell word)."""
+    from jpq2hw.errors import printable
+
+    if not isinstance(stream, dict):
+        raise JpqError(f"{path}: not a JSON object")
+    for key, allowed in TOOLS.items():
+        if (key in stream or key == "hls_tool") and stream.get(key) not in allowed:
+            raise JpqError(printable(f"{path}: {key} {str(stream.get(key))[:80]!r} is not one of "
+                                     f"{', '.join(allowed)}; jpq2hw synth runs only those"))
+    for key in IDENTIFIER_FIELDS:
+        value = stream.get(key, "absent")
+        if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+            raise JpqError(printable(f"{path}: {key} {str(value)[:80]!r} is not a plain name "
+                                     f"(letters, digits, _)"))
 
 
 def project_info(stream: dict):

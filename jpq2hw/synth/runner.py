@@ -110,9 +110,10 @@ def run_local(project: SynthProject, stage: str, xilinx_root: str | None, xilinx
               dry_run: bool = False, quiet: bool = False) -> int:
     steps = planning.steps(project, stage)
     found = {s.tool: planning.find_tool(s.tool, xilinx_root, xilinx_version) for s in steps}
-    if dry_run:
+    if dry_run:  # each line pastes on its own: it makes the log folder its redirection writes into
         for s in steps:
-            print(f"{s.shell(found[s.tool])} > {shlex.quote(str(s.log(project)))}")
+            log = s.log(project)
+            print(f"mkdir -p {shlex.quote(str(log.parent))} && {s.shell(found[s.tool])} > {shlex.quote(str(log))}")
         return 0
     missing = [tool for tool, path in found.items() if path is None]
     if missing:

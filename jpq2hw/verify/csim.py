@@ -69,6 +69,16 @@ def _reference_tensor(model: ModelWrapper, layer) -> str | None:
     if tensor not in {o for n in model.graph.node for o in n.output} and tensor != model.graph.output[0].name:
         return None
     consumers = model.find_consumers(tensor) or []
+    if _has_bias(layer) and len(consumers) == 1 and consumers[0].op_type == "Add" and any(
+            model.get_initializer(i) is not None for i in consumers[0].input):
+        # hls4ml merged the bias Add into the layer: its output stands for the Add's
+        tensor = consumers[0].output[0]
+        consumers = model.find_consumers(tensor) or []
     if absorbed and len(consumers) == 1 and consumers[0].op_type == "Quant":
         return consumers[0].output[0]  # hls4ml merged this quantizer into the layer
     return tensor
+
+
+def _has_bias(layer) -> bool:
+    bias = layer.weights.get("bias") if hasattr(layer, "weights") else None
+    return bias is not None and bias.data is not None and bool(np.any(np.asarray(bias.data) != 0))

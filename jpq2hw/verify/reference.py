@@ -21,6 +21,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from qonnx.core.modelwrapper import ModelWrapper
 
+from jpq2hw.errors import JpqError
+from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
+from jpq2hw.normalize.passes import lift_1d_to_2d
+from jpq2hw.ops import OPS
+
 FLOAT32_MANTISSA_BITS = 24
 BATCH = 64  # vectors per onnxruntime call: bounds the memory of a large feature map times the batch
 
@@ -109,13 +114,12 @@ def _session(model: onnx.ModelProto):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusions that reorder sums
     opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only: its warnings (an unused initializer removed) are not the user's
     try:
         return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # NOT_IMPLEMENTED (no kernel for an op at the file's opset), INVALID_GRAPH...
         if not type(exc).__module__.startswith("onnxruntime"):
             raise
-        from jpq2hw.errors import JpqError
-
         opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), "?")
         raise JpqError(f"onnxruntime cannot run the reference model (ONNX opset {opset}): "
                        f"{str(exc).splitlines()[0]}") from None
@@ -143,9 +147,11 @@ def _batch_session(model: onnx.ModelProto):
     for node in graph.node:
         if node.op_type == "Reshape" and node.input[0] in batched and node.input[1] in inits:
             shape = numpy_helper.to_array(inits[node.input[1]])
-            if shape.size and shape[0] == 1:  # the batch of one, pinned: 0 copies the input's batch instead
+            if shape.size and shape[0] == 1:  # the batch of one, pinned: -1 (else 0, which copies the input's
+                # batch unless allowzero, which torch's exporter sets) lets it follow the input
+                batch = 0 if -1 in shape[1:] else -1
                 name = f"{node.input[1]}__batch_{len(nodes)}"
-                graph.initializer.append(numpy_helper.from_array(np.concatenate([[0], shape[1:]]).astype(np.int64),
+                graph.initializer.append(numpy_helper.from_array(np.concatenate([[batch], shape[1:]]).astype(np.int64),
                                                                  name))
                 node.input[1] = name
         if node.op_type == "Im2Col":
@@ -192,8 +198,8 @@ def _lower_to_qcdq(model: ModelWrapper) -> ModelWrapper | None:
     from qonnx.transformation.qonnx_to_qcdq import QuantToQCDQ
 
     lowered = ModelWrapper(onnx.ModelProto.FromString(model.model.SerializeToString())).transform(QuantToQCDQ())
-    if lowered.get_nodes_by_op_type("Quant") or lowered.get_nodes_by_op_type("BipolarQuant"):
-        return None  # a Quant QCDQ cannot express (e.g. > 8 bits): use the float64 path
+    if any(lowered.get_nodes_by_op_type(op) for op in ("Quant", "BipolarQuant", "Trunc")):
+        return None  # a Quant QCDQ cannot express (e.g. > 8 bits), a Trunc: use the float64 path
     return lowered
 
 
@@ -210,17 +216,14 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    from jpq2hw.normalize.exact_rewrites import average_pools_as_sums, grouped_convs_as_dense
-
     m = ModelWrapper(_at_least_opset(onnx.ModelProto.FromString(model.model.SerializeToString())))
     # value-preserving rewrites: onnxruntime has no float64 average pooling, qonnx lowers no grouped Conv
     m = grouped_convs_as_dense(average_pools_as_sums(m, "reference"), "reference").transform(InferShapes())
     if len(m.get_tensor_shape(m.graph.input[0].name) or []) == 3:
-        from jpq2hw.normalize.passes import lift_1d_to_2d
-
         lift_1d_to_2d(m)  # qonnx lowers only 2-D convolutions; height 1 is the same computation
         m = m.transform(InferShapes())
     _split_conv_bias(m)
+    _fold_bipolar_weights(m)
     m = m.transform(InferShapes())
     m = m.transform(LowerConvsToMatMul())
     for init in m.graph.initializer:
@@ -229,44 +232,19 @@ def _to_float64(model: ModelWrapper) -> ModelWrapper:
     for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
             vi.type.tensor_type.elem_type = TensorProto.DOUBLE
-    _lower_quant_float64(m)
-    _lower_without_double_kernels(m)
+    _lower_ops_float64(m)
     m = m.transform(InferShapes())
     return m
 
 
-def _lower_without_double_kernels(m: ModelWrapper) -> None:
-    """Ops onnxruntime has no float64 kernel for, in standard ops that do the same exactly:
-    LeakyRelu = Max(x, 0) + alpha * Min(x, 0) (one rounding, as LeakyRelu's own); a nearest Resize by integer
-    factors = each value repeated (Reshape to a unit axis after each axis, Expand, Reshape)."""
+def _lower_ops_float64(m: ModelWrapper) -> None:
+    """Each op whose rule has a float64 lowering (jpq2hw/ops/: Quant and BipolarQuant as standard ops, the ops
+    onnxruntime has no float64 kernel for) replaced by the standard-ONNX nodes that compute it exactly."""
     nodes = []
     for node in m.graph.node:
-        p = f"{node.output[0]}__f64"
-        if node.op_type == "LeakyRelu":
-            alpha = next((a.f for a in node.attribute if a.name == "alpha"), 0.01)
-            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
-            m.set_initializer(f"{p}_alpha", np.asarray(alpha, dtype=np.float64))
-            x = node.input[0]
-            nodes += [helper.make_node("Max", [x, f"{p}_zero"], [f"{p}_pos"]),
-                      helper.make_node("Min", [x, f"{p}_zero"], [f"{p}_neg"]),
-                      helper.make_node("Mul", [f"{p}_neg", f"{p}_alpha"], [f"{p}_leak"]),
-                      helper.make_node("Add", [f"{p}_pos", f"{p}_leak"], [node.output[0]], name=node.name)]
-        elif node.op_type == "Resize":
-            from jpq2hw.normalize.layout import nearest_factors
-
-            shape = m.get_tensor_shape(node.input[0])
-            factors = nearest_factors(m, node)  # validated: integer factors, nearest
-            expanded = []
-            for d, f in zip(shape, factors):
-                expanded += [d, f]
-            m.set_initializer(f"{p}_axes", np.asarray([v for d in shape for v in (d, 1)], dtype=np.int64))
-            m.set_initializer(f"{p}_expand", np.asarray(expanded, dtype=np.int64))
-            m.set_initializer(f"{p}_shape", np.asarray([d * f for d, f in zip(shape, factors)], dtype=np.int64))
-            nodes += [helper.make_node("Reshape", [node.input[0], f"{p}_axes"], [f"{p}_u"]),
-                      helper.make_node("Expand", [f"{p}_u", f"{p}_expand"], [f"{p}_e"]),
-                      helper.make_node("Reshape", [f"{p}_e", f"{p}_shape"], [node.output[0]], name=node.name)]
-        else:
-            nodes.append(node)
+        rule = OPS.get(node.op_type)
+        lowered = rule.float64(m, node) if rule is not None and rule.float64 is not None else None
+        nodes += [node] if lowered is None else lowered
     del m.graph.node[:]
     m.graph.node.extend(nodes)
 
@@ -285,11 +263,22 @@ def _at_least_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
         return version_converter.convert_version(model, LOWERING_OPSET)
     except Exception as exc:
-        from jpq2hw.errors import JpqError
-
         raise JpqError(f"the model's ONNX opset {opset} could not be converted to opset {LOWERING_OPSET} for the "
                        f"float64 reference ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                        f"re-export the model with opset >= {LOWERING_OPSET}") from None
+
+
+def _fold_bipolar_weights(m: ModelWrapper) -> None:
+    """BipolarQuant on constant weights -> the constant +-scale it gives (sign(0) = +1, qonnx's definition):
+    qonnx's LowerConvsToMatMul lowers a Conv whose weights are an initializer or behind a Quant, not behind a
+    BipolarQuant. Exact: each weight is +-scale, a float32 value."""
+    for node in list(m.get_nodes_by_op_type("BipolarQuant")):
+        w, scale = m.get_initializer(node.input[0]), m.get_initializer(node.input[1])
+        if w is None or scale is None:
+            continue
+        values = np.where(np.asarray(w) >= 0, 1.0, -1.0) * np.asarray(scale, dtype=np.float64)
+        m.set_initializer(node.output[0], values.astype(np.float32))
+        m.graph.node.remove(node)
 
 
 def _split_conv_bias(m: ModelWrapper) -> None:
@@ -308,58 +297,5 @@ def _split_conv_bias(m: ModelWrapper) -> None:
         node.output[0] = f"{p}_conv"
         nodes += [helper.make_node("Reshape", [bias, f"{p}_shape"], [f"{p}_b"]),
                   helper.make_node("Add", [f"{p}_conv", f"{p}_b"], [out])]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-
-
-def _lower_quant_float64(m: ModelWrapper) -> None:
-    """Replace each Quant by standard ONNX ops in float64: x / s + z -> Round (half to even; Floor/Ceil for
-    those modes) -> Clip(min_int, max_int) -> - z -> * s. qonnx's own Quant executor casts its output to
-    float32, which a float64 graph (onnxruntime: "expected tensor(double)") cannot take, and which would
-    round values wider than 24 bits."""
-    from qonnx.custom_op.general.quant import max_int, min_int
-
-    nodes = []
-    for node in m.graph.node:
-        if node.op_type not in ("Quant", "BipolarQuant"):
-            nodes.append(node)
-            continue
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        bitwidth = float(np.asarray(m.get_initializer(node.input[3])).ravel()[0]) if node.op_type == "Quant" else 1
-        signed = int(attrs.get("signed", 1))
-        if bitwidth == 1 and signed:  # bipolar (qonnx's 1-bit signed Quant too): x >= 0 -> +s, else -s
-            x, scale = node.input[0], node.input[1]
-            p = f"{node.output[0]}__f64"
-            m.set_initializer(f"{p}_zero", np.asarray(0.0, dtype=np.float64))
-            m.set_initializer(f"{p}_two", np.asarray(2.0, dtype=np.float64))
-            m.set_initializer(f"{p}_one", np.asarray(1.0, dtype=np.float64))
-            nodes += [
-                helper.make_node("GreaterOrEqual", [x, f"{p}_zero"], [f"{p}_ge"]),
-                helper.make_node("Cast", [f"{p}_ge"], [f"{p}_01"], to=TensorProto.DOUBLE),
-                helper.make_node("Mul", [f"{p}_01", f"{p}_two"], [f"{p}_02"]),
-                helper.make_node("Sub", [f"{p}_02", f"{p}_one"], [f"{p}_pm1"]),
-                helper.make_node("Mul", [f"{p}_pm1", scale], [node.output[0]], name=node.name),
-            ]
-            continue
-        x, scale, zeropt, bits = node.input
-        narrow = int(attrs.get("narrow", 0))
-        mode = attrs.get("rounding_mode", b"ROUND")
-        mode = (mode.decode() if isinstance(mode, bytes) else mode).upper()
-        rnd = {"ROUND": "Round", "ROUND_TO_ZERO": None, "FLOOR": "Floor", "CEIL": "Ceil"}.get(mode)
-        if rnd is None:
-            nodes.append(node)  # left to qonnx's executor (never reached: validation refuses other modes)
-            continue
-        p = f"{node.output[0]}__f64"
-        lo, hi = f"{p}_lo", f"{p}_hi"
-        m.set_initializer(lo, np.asarray(min_int(signed, narrow, bitwidth), dtype=np.float64))
-        m.set_initializer(hi, np.asarray(max_int(signed, narrow, bitwidth), dtype=np.float64))
-        nodes += [
-            helper.make_node("Div", [x, scale], [f"{p}_div"]),
-            helper.make_node("Add", [f"{p}_div", zeropt], [f"{p}_zp"]),
-            helper.make_node(rnd, [f"{p}_zp"], [f"{p}_int"]),
-            helper.make_node("Clip", [f"{p}_int", lo, hi], [f"{p}_clip"]),
-            helper.make_node("Sub", [f"{p}_clip", zeropt], [f"{p}_unzp"]),
-            helper.make_node("Mul", [f"{p}_unzp", scale], [node.output[0]], name=node.name),
-        ]
     del m.graph.node[:]
     m.graph.node.extend(nodes)

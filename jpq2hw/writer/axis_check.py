@@ -48,8 +48,9 @@ def build_testbench(out_dir, info: ProjectInfo, timeout_s: float = 1200) -> gxx.
     w = info.wrapper_name
     sources = [board_dir / f"{w}_tb.cpp", board_dir / f"{w}.cpp", hls_dir / "firmware" / f"{info.project_name}.cpp"]
     includes = [board_dir / "sim", board_dir, hls_dir / "firmware", hls_dir / "firmware" / "ap_types"]
-    # hls4ml loads weights relative to WEIGHTS_DIR (absolute), so the working folder does not matter.
-    defines = [f'WEIGHTS_DIR="{hls_dir / "firmware" / "weights"}"']
+    # hls4ml loads weights from WEIGHTS_DIR; the testbench runs in board/ (here and in `make csim`), so the path is
+    # relative: OUT's own path (any characters, renamed at the end) never enters C++ or the Makefile.
+    defines = [f'WEIGHTS_DIR="../{info.hls_subdir}/firmware/weights"']
     return gxx.build_program(sources, testbench_path(out_dir, info), includes, defines, timeout_s=timeout_s)
 
 
@@ -130,7 +131,7 @@ def check_axis_wrapper(out_dir, info: ProjectInfo, inputs, expected=None, timeou
     built = build_testbench(out_dir, info, timeout_s)
     if not built.ok:
         return AxisCheckResult(False, len(np.asarray(inputs).reshape(-1, info.input.size)), "compile", built.log)
-    return run_testbench(out_dir, info, inputs, expected, timeout_s)
+    return run_testbench(out_dir, info, inputs, expected, timeout_s=timeout_s)
 
 
 def _large_stack() -> None:

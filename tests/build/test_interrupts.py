@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jpq2hw.output_folder import BUILD_MARKER, mark_build_folder
 from testkit.qonnx_builder import QonnxBuilder
 
 
@@ -76,10 +77,11 @@ def test_sigterm_during_force_rebuild_keeps_the_old_folder(tiny, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("the previous build")
+    mark_build_folder(out)
     proc = start_build(tiny, out, "--force")
     text = stop_while_compiling(proc, signal.SIGTERM)
     assert proc.returncode == 143, text
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"] and beside(out) == []
+    assert sorted(p.name for p in out.iterdir()) == [BUILD_MARKER, "old.txt"] and beside(out) == []
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ def test_a_50_million_value_input_is_refused_in_bounded_memory(tmp_path):
     assert model.stat().st_size < 1000
     rc, err, peak_mib, seconds = refuse(model)
     assert rc == 2 and "50,000,000 values per inference" in err and "--no-limits" in err, err
-    assert len(err.splitlines()) == 1 and peak_mib < 1500 and seconds < 60, (peak_mib, seconds)
+    assert len(err.splitlines()) == 1 and peak_mib < 1500, (peak_mib, seconds)  # its time: benchmarks/refusal_times.py
 
 
 def test_vectors_that_would_not_fit_in_memory_are_refused(tmp_path):

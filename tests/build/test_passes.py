@@ -6,7 +6,7 @@ import pytest
 from onnx import helper
 
 from build.test_host_split import head_core_tail_model
-from jpq2hw.annotate.fixed import dot_range
+from jpq2hw.core.fixed import dot_range
 from jpq2hw.errors import JpqError
 from jpq2hw.pipeline import analyze_file, steps
 from jpq2hw.verify.reference import Reference
@@ -66,7 +66,8 @@ def test_streamlining_refuses_by_node_name(tmp_path):
 
 def test_exact_types_hold_every_constant_and_sum(model_file, tmp_path):
     """hls4ml is given, per dense/conv layer, an accumulator exactly as wide as the range of bias + sum(w x)
-    over its input's range, and weight/bias types that hold every constant (conversion only, no compile)."""
+    over its input's range, as wide as the value-range analysis says, and weight/bias types that hold every
+    constant (conversion only, no compile)."""
     from jpq2hw.convert.exact_precision import from_hls
 
     state = analyze_file(model_file("conv_stack"), out=tmp_path / "o")
@@ -84,6 +85,9 @@ def test_exact_types_hold_every_constant_and_sum(model_file, tmp_path):
         in_type = from_hls(layer.get_input_variable().type.precision)
         want = dot_range(in_type.range(), w.reshape(-1, w.shape[-1]), bias).to_type()
         assert (acc.width, acc.integer, acc.signed) == (want.width, want.integer, want.signed), layer.name
+        # the build's one value-range analysis (what the estimate prices) gives the same width
+        priced = next(l.accum_bits for l in state.analysis.layers if l.output == layer.outputs[0])
+        assert priced == acc.width, layer.name
         step = 2.0 ** -(wt.width - wt.integer)
         assert np.all(np.mod(w, step) == 0) and wt.range().lo <= w.min() and w.max() <= wt.range().hi, layer.name
         checked += 1
@@ -103,3 +107,21 @@ def test_head_core_and_tail_compose_to_the_whole_model(tmp_path):
     composed = b.tail.run(core_out)
     assert np.allclose(composed, whole, rtol=1e-5, atol=1e-6) and composed.shape == whole.shape
     assert np.allclose(composed.sum(axis=1), 1.0, atol=1e-5)  # the softmax really ran on the host
+
+
+def test_normalization_is_a_list_of_named_passes_each_runnable_alone(tmp_path):
+    """The order of normalization is one list (NORMALIZE_PASSES); a prefix of it runs on its own and does what its
+    names say (no g++)."""
+    from jpq2hw.normalize.passes import NORMALIZE_PASSES, NormalizeRun
+
+    names = [name for name, _ in NORMALIZE_PASSES]
+    assert len(names) == len(set(names))
+    assert names.index("split_head") < names.index("set_aside_reference") < names.index("average_pools_as_sums")
+    assert names.index("check_quantizers") == names.index("streamline") - 1  # streamlining's precondition, in view
+    b = QonnxBuilder([1, 6], in_bits=6, in_signed=True, in_scale_exp=-3, seed=5)
+    model = b.build(b.quant(b.dense(b.x, 4, wbits=4), 4, True, -2))
+    run = NormalizeRun(source="m.onnx", input_type=None, file_input=model.graph.input[0].name)
+    for name, apply in NORMALIZE_PASSES[:names.index("cleanup") + 1]:
+        model = apply(model, run)
+    assert model.graph.input[0].name == "global_in"  # qonnx's cleanup ran
+    assert run.reference is None and run.head is None  # later passes set these

@@ -6,6 +6,7 @@ import pytest
 
 from jpq2hw.errors import JpqError
 from jpq2hw.normalize.host_boundary import HostBoundary
+from jpq2hw.output_folder import BUILD_MARKER, mark_build_folder
 from jpq2hw.pipeline import STEPS, BuildOptions, BuildState, Step, analyze_file, run_steps, step_names
 
 
@@ -28,14 +29,15 @@ def test_unknown_step_is_refused(model_file, tmp_path):
 def test_step_names_are_unique_and_front_half_first():
     names = step_names()
     assert len(names) == len(set(names)) == len(STEPS)
-    assert names[:5] == ["load", "normalize", "validate", "annotate", "limits"]
-    assert not any(s.in_output_folder for s in STEPS[:5]) and STEPS[5].in_output_folder
+    assert names[:6] == ["load", "normalize", "validate", "exact_types", "annotate", "limits"]
+    assert not any(s.in_output_folder for s in STEPS[:6]) and STEPS[6].in_output_folder
 
 
 def test_a_failing_step_restores_the_old_output(model_file, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("old build")
+    mark_build_folder(out)  # --force replaces only a folder jpq2hw built
 
     def writes_then_fails(state):
         (state.out / "half.txt").write_text("half written")
@@ -45,7 +47,7 @@ def test_a_failing_step_restores_the_old_output(model_file, tmp_path):
     state = BuildState.start(BuildOptions(model=model_file("sparse_mlp"), out=out, quiet=True, force=True))
     with pytest.raises(JpqError, match="stop"):
         run_steps(state, steps=steps)
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [BUILD_MARKER, "keep.txt"]
     assert not [p for p in tmp_path.iterdir() if p.name != "out"]  # no backup left beside it
 
 

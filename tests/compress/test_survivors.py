@@ -85,3 +85,14 @@ def test_distillation_and_cosine_schedule_train_and_validate_their_options():
                        (dict(distill_temperature=0), "distill_temperature")):
         with pytest.raises(JpqError, match=match):
             CompressConfig(**bad)
+
+
+def test_regrow_restores_an_emptied_channel_without_changing_the_layers_count():
+    from jpq2hw.compress.taylor import regrow_masks
+
+    torch.manual_seed(0)
+    mask = torch.zeros(4, 9)
+    mask[0, :6] = mask[1, :6] = 1  # channels 2 and 3 empty
+    out = regrow_masks({"l": mask}, {"l": torch.rand(4, 9)}, 0.0, 1, {"l": 0})["l"]
+    assert out.sum() == mask.sum() and (out.sum(1) >= 1).all()
+    assert regrow_masks({"l": mask}, {"l": torch.rand(4, 9)}, 0.0, 0)["l"].sum(1).tolist() == [6, 6, 0, 0]

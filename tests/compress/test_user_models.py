@@ -4,7 +4,6 @@ cannot is refused before the first epoch, naming the user's layer; per-layer opt
 
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -102,11 +101,10 @@ class WithGelu(nn.Module):
 def test_unsupported_layers_are_listed_before_training():
     loader, _ = digits(128)
     counting = CountingLoader(loader)
-    start = time.perf_counter()
     with pytest.raises(JpqError) as info:
         compress(WithGelu(), counting, None, CompressConfig.for_method("joint", **TINY))
     msg = str(info.value)
-    assert time.perf_counter() - start < 10 and counting.batches == 1  # the example batch only: no training
+    assert counting.batches == 1  # the example batch only: no training
     assert "3 layer(s)" in msg and "body.1 (GELU)" in msg and "net." not in msg
     assert "mul" in msg and "test_user_models.py:" in msg  # the operation's source line
     assert "\n" not in msg
@@ -166,6 +164,8 @@ def test_cli_result_compares_float_and_compressed(tmp_path, capsys):
     rows = [line.split() for line in err.splitlines() if line.strip().startswith(("0 ", "4 "))]
     assert [r[0] for r in rows] == ["0", "4"] and "net." not in err
     assert "kbit" in err and "BOPs" in err
+    assert "out ch alive" in err and [r[-2] for r in rows] == ["4/4", "2/2"]  # every output channel kept a weight
+    assert all(int(r[-1]) >= 1 for r in rows)
 
 
 @pytest.mark.parametrize("kind", ["cnn", "resnet", "mobilenet"])

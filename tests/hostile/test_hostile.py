@@ -70,6 +70,7 @@ def test_external_data_and_forged_names(tmp_path):
     rows = {r["file"]: r["message"] for r in run_worker(files, tmp_path / "out", timeout=120)}
     assert "is a FIFO" in rows["external_data_fifo.onnx"] and "is a folder" in rows["external_data_folder.onnx"]
     assert "is a character device" in rows["external_data_device.onnx"]
+    assert "NUL byte" in rows["external_data_nul_byte.onnx"]
     assert FORGED_NAME.encode("unicode_escape").decode() in rows["forged_name_in_error.onnx"]
 
 

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -55,9 +54,8 @@ def test_wheel_in_fresh_venv_builds_digits_without_torch(tmp_path):
     report = json.loads((work / "digits" / "report.json").read_text())
     assert report["bit_exact"] is True and report["vectors"] == 3
 
-    t0 = time.monotonic()
+    # refused before any build work (its time: benchmarks/refusal_times.py)
     rtl = run([cli, "build", DIGITS, "--rtl", "-o", "digits_rtl", "-q"], env=env, cwd=work)
-    assert time.monotonic() - t0 < 5
     assert rtl.returncode == 2 and "pip install 'jpq2hw[rtl]'" in rtl.stderr, rtl.stderr
     assert len(rtl.stderr.strip().splitlines()) == 1 and not (work / "digits_rtl").exists()
 

@@ -98,7 +98,11 @@ def test_cli_report(tmp_path, conv_model, capsys):
                  "--csynth", str(DATA / "vitis_hls_sample" / "csynth.xml")]) == 0
     out = capsys.readouterr().out
     assert "Hardware estimate" in out and "arty-a7-100t" in out and "Estimate vs synthesis (Vitis HLS" in out
-    assert {p.name for p in (tmp_path / "r").iterdir()} == {"report.json", "report.md", "report.html"}
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {"report.json", "report.md", "report.html", ".jpq2hw-report"}
+    assert main(["report", str(conv_model), "-o", str(tmp_path / "r")]) == 2  # not replaced without --force
+    assert "pass --force" in capsys.readouterr().err
+    assert main(["report", str(conv_model), "-o", str(tmp_path / "r"), "--force"]) == 0  # our own: replaced
+    capsys.readouterr()
     assert main(["report", str(conv_model), "--fit", "auto", "--io", "stream"]) == 0
     assert "io_stream" in capsys.readouterr().out
 

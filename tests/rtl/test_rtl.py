@@ -11,7 +11,7 @@ from onnx import numpy_helper
 import rtl_models
 from jpq2hw.cli import main
 from testkit import EXAMPLES
-from jpq2hw.rtl.folder import reference_folder
+from testkit.rtl_folder import reference_folder
 
 needs_tools = pytest.mark.needs_tools
 

@@ -9,7 +9,7 @@ from onnx import numpy_helper
 
 import rtl_models
 from jpq2hw.cli import main
-from jpq2hw.rtl.folder import reference_folder
+from testkit.rtl_folder import reference_folder
 
 pytestmark = pytest.mark.needs_tools
 

@@ -360,6 +360,9 @@ def _hostile_models() -> dict[str, object]:
         ext4 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
         ext4.external_data.add(key="location", value=f"side_{kind}.data")
         cases[f"external_data_{kind}"] = _model(nodes, [ext4] + inits[1:])
+    ext5 = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[6, 4], data_location=TensorProto.EXTERNAL)
+    ext5.external_data.add(key="location", value="w\0.data")
+    cases["external_data_nul_byte"] = _model(nodes, [ext5] + inits[1:])
     del w
 
     # names that try to forge output: a line break and terminal escapes in a node named by an error
@@ -430,6 +433,9 @@ def boom():
     raise ValueError("no data here")
 def leave():
     sys.exit(0)
+def layernorm():
+    model, loader, val = make()
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.LayerNorm(8), nn.Linear(8, 2)), loader, val
 """
 PRECIOUS = "keep me\n"
 
@@ -439,9 +445,16 @@ class CliProbe:
     name: str
     argv: list            # after `jpq2hw`; "{dir}" is replaced by the probe's folder
     code: int = 2         # the exit code it must end with
-    keep: tuple = ()      # files (relative to the folder) that must still hold PRECIOUS afterwards
+    keep: tuple = ()      # files (relative to the folder) that must be unchanged afterwards
     absent: tuple = ()    # paths that must not exist afterwards
     setup: object = None  # setup(folder) makes the inputs
+    not_said: tuple = ()  # text the output must not contain
+
+
+# 9 levels of 9 aliases in an option whose wrong type gets quoted: a billion list items once printed (pyyaml
+# shares them while loading)
+YAML_ALIAS_BOMB = "compress:\n  weight_bits: [&a0 [x, x, x, x, x, x, x, x, x], " + ", ".join(
+    f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)) + "]\n"
 
 
 def _compress_setup(config: str, victim: str = "victim"):
@@ -456,14 +469,30 @@ def _compress_setup(config: str, victim: str = "victim"):
     return setup
 
 
-def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False):
+def _input_data(folder: Path, kind: str) -> None:
+    path = folder / "x.npy"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block forever
+    elif kind == "huge":  # 2^28 float64 values declared (2 GiB), a sparse file: nothing needs reading to refuse it
+        np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(1 << 26, 4)).flush()
+    else:
+        np.save(path, {"strings": np.array([["a", "b", "c", "d"]]), "complex": np.ones((2, 4)) * 1j}[kind])
+
+
+def _model_setup(name: str = "m.onnx", out_parent_is_file: bool = False, user_report: str | None = None,
+                 input_data: str | None = None):
     def setup(folder: Path) -> None:
         from testkit.qonnx_builder import QonnxBuilder
 
         b = QonnxBuilder([1, 4], seed=0)
         b.save(b.dense(b.x, 3), folder / name)
+        if input_data:
+            _input_data(folder, input_data)
         if out_parent_is_file:
             (folder / "afile").write_text(PRECIOUS)
+        if user_report:
+            (folder / user_report).mkdir()
+            (folder / user_report / "report.md").write_text(PRECIOUS)
     return setup
 
 
@@ -490,6 +519,31 @@ def cli_probes() -> list[CliProbe]:
                  setup=_compress_setup("entry: entry.py:boom\n")),
         CliProbe("compress_entry_exits_0", ["compress", "{dir}/work/c.yaml", "-q"], absent=("work/m.onnx",),
                  setup=_compress_setup("entry: entry.py:leave\noutput: m.onnx\n")),
+        CliProbe("compress_layernorm_in_sequential", ["compress", "{dir}/work/c.yaml", "-q"],
+                 not_said=("qmodules.py", "graph.py", "runpy"),
+                 setup=_compress_setup("entry: entry.py:layernorm\ncompress: {prune_steps: 1, qat_epochs: 0}\n")),
+        CliProbe("compress_output_is_the_entry", ["compress", "{dir}/work/c.yaml", "-q"], keep=("work/entry.py",),
+                 setup=_compress_setup("entry: entry.py:make\noutput: entry.py\n")),
+        CliProbe("compress_output_is_the_config", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\noutput: c.yaml\n")),
+        CliProbe("compress_output_is_someones_file", ["compress", "{dir}/work/c.yaml", "-q"],
+                 keep=("victim/precious.txt",),
+                 setup=_compress_setup("entry: entry.py:make\noutput: ../victim/precious.txt\n")),
+        CliProbe("compress_yaml_alias_bomb", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\n" + YAML_ALIAS_BOMB)),
+        CliProbe("compress_huge_value_echoed", ["compress", "{dir}/work/c.yaml", "-q"],
+                 setup=_compress_setup("entry: entry.py:make\ncompress: {method: '" + "x" * 400_000 + "'}\n")),
+        CliProbe("report_keeps_a_users_report", ["report", "{dir}/m.onnx", "-o", "{dir}/docs"],
+                 keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
+        CliProbe("report_force_keeps_a_users_report", ["report", "{dir}/m.onnx", "-o", "{dir}/docs", "--force"],
+                 keep=("docs/report.md",), setup=_model_setup(user_report="docs")),
+        CliProbe("build_non_utf8_file_name", ["build", "{dir}/bad\udcffname.onnx", "-q"],
+                 setup=_model_setup("bad\udcffname.onnx")),
+        CliProbe("report_non_utf8_file_name", ["report", "{dir}/bad\udcffname.onnx"],
+                 setup=_model_setup("bad\udcffname.onnx")),
+        *[CliProbe(f"build_input_data_{kind}", ["build", "{dir}/m.onnx", "-o", "{dir}/out", "-q", "--input-data",
+                                                "{dir}/x.npy"], absent=("out",), setup=_model_setup(input_data=kind))
+          for kind in ("strings", "complex", "fifo", "huge")],
         CliProbe("build_output_parent_is_a_file", ["build", "{dir}/m.onnx", "-o", "{dir}/afile/out", "-q"],
                  keep=("afile",), setup=_model_setup(out_parent_is_file=True)),
         CliProbe("build_forged_file_name", ["build", "{dir}/" + FORGED_NAME + ".onnx", "-o", "{dir}/out", "--board",
@@ -513,6 +567,7 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     if probe.setup:
         probe.setup(folder)
+    kept = {rel: (folder / rel).read_bytes() for rel in probe.keep if (folder / rel).is_file()}
     argv = [a.replace("{dir}", str(folder)) for a in probe.argv]
     out, err_stream, path = io.StringIO(), io.StringIO(), os.environ.get("PATH", "")
     os.environ["PATH"] = "/usr/bin:/bin"
@@ -529,13 +584,16 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
         problems.append(f"exit {proc.returncode}, expected {probe.code}: {last[:300]}")
     if probe.code == 2 and not last.startswith(f"jpq2hw {argv[0]}: error:"):
         problems.append(f"refusal is not one 'jpq2hw {argv[0]}: error:' line: {err[-300:]!r}")
+    problems += [f"says {text!r}: {last[:300]}" for text in probe.not_said if text in err]
+    if len(last) > 1100:
+        problems.append(f"an error line of {len(last):,} characters")
     if "internal error" in err or "Traceback" in err:
         problems.append(f"internal error or traceback: {err[-300:]!r}")
     if any(not ch.isprintable() and ch != "\n" for ch in proc.stdout + proc.stderr):
         problems.append("raw control characters in the output")
     for rel in probe.keep:
         target = folder / rel
-        if not target.is_file() or target.read_text() != PRECIOUS:
+        if not target.is_file() or target.read_bytes() != kept.get(rel):
             problems.append(f"{rel} was deleted or changed")
     for rel in probe.absent:
         if (folder / rel).exists():
@@ -545,7 +603,6 @@ def run_cli_probe(probe: CliProbe, folder: Path) -> list[str]:
         bin_dir.mkdir()
         (bin_dir / "vitis_hls").write_text("#!/bin/sh\nexit 0\n")
         (bin_dir / "vitis_hls").chmod(0o755)
-        (folder / "x;touch PWNED;#" / "synth").mkdir()
         subprocess.run(["sh", "-c", proc.stdout.strip()], cwd=folder, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
         if list(folder.rglob("PWNED")):
             problems.append(f"pasting the dry-run command ran an injected command: {proc.stdout.strip()!r}")

@@ -1,6 +1,6 @@
 """A build folder without the HLS half: what `jpq2hw rtl` reads (model_normalized.onnx, vectors/, report.json),
 made from a QONNX model by the build's own steps (load, normalize, validate, annotate, vectors, reference)
-without hls4ml or g++. For the RTL tests and the sparsity benchmark, where compiling the C++ would cost minutes."""
+without hls4ml or g++. For the RTL tests, where compiling the C++ would cost minutes."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from jpq2hw.costmodel import estimate_for_report
+from jpq2hw.pipeline import analyze_file, steps
+from jpq2hw.rtl.graph import read_network
+from jpq2hw.verify.reference import Reference
+
 
 def reference_folder(model_path: Path, out: Path, vectors: int = 20, board: str = "pynq-z2", seed: int = 0,
                      estimate: bool = True) -> Path:
-    from jpq2hw.costmodel import estimate_for_report
-    from jpq2hw.pipeline import analyze_file, steps
-    from jpq2hw.rtl.graph import read_network
-    from jpq2hw.verify.reference import Reference
-
     out = Path(out)
     (out / "vectors").mkdir(parents=True, exist_ok=True)
     state = analyze_file(model_path, board=board, vectors=vectors, seed=seed)
