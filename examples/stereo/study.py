@@ -58,6 +58,7 @@ def _runs() -> dict:
                                   **KD),
         "global_kd_98": dict(method="joint", target_sparsity=0.98, **BUDGET, **FLOOR, **KD),
         "lamp_kd_98_long": dict(method="joint", target_sparsity=0.98, **LONG, **FLOOR, **LAMP, **KD),
+        "lamp_kd_90_long": dict(method="joint", target_sparsity=0.90, **LONG, **FLOOR, **LAMP, **KD),
         "magnitude_90": dict(method="magnitude", target_sparsity=0.90, **BUDGET, **FLOOR, **LAMP, **KD),
     }
     for pct in (50, 80, 90, 95, 99):  # the sweep of the chosen recipe
