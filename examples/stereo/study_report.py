@@ -102,7 +102,7 @@ def hardware_table(results: dict, study: Path) -> list[str]:
         e = json.loads(path.read_text())
         fits = "yes" if e["lut_with_stereo_layers"] <= 53200 and e["fit"] != "does not fit" else "no"
         lines.append(f"| {name} | {e['lut']:,} | {e['stereo_layers_lut']:,} | {e['lut_with_stereo_layers']:,} | "
-                     f"{e['ff']:,} | {e['bram36']:g} | {e['dsp']} | {fits} (cost model alone: {e["fit"]}) | {e['fps_full_frame']:,} |")
+                     f"{e['ff']:,} | {e['bram36']:g} | {e['dsp']} | {fits} (cost model alone: {e['fit']}) | {e['fps_full_frame']:,} |")
     return lines
 
 
