@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # types only: importing them here would load hls4ml, onnxrunt
     from jpq2hw.normalize.host_boundary import HostBoundary
     from jpq2hw.normalize.passes import Normalized
     from jpq2hw.verify.csim import Comparison
+    from jpq2hw.verify.emulator_check import EmulatorCheck
     from jpq2hw.verify.reference import Reference
     from jpq2hw.writer.axis_check import AxisCheckResult
     from jpq2hw.writer.project_info import ProjectInfo
@@ -79,7 +80,7 @@ class BuildState:
     tail_error: float | None = None
     tail_ok: bool = True
     # trace
-    emulator: Any = None  # jpq2hw.verify.emulator_check.EmulatorCheck: the numpy emulator against the C++
+    emulator: EmulatorCheck | None = None  # the numpy emulator against the C++
     divergent: str | None = None  # first layer where the C++ departs from the reference, when not bit-exact
     # report
     report: dict = field(default_factory=dict)  # report.json's content
