@@ -34,6 +34,7 @@ STUDY = N.OUT / "study"
 SHIPPED = dict(prune_steps=4, epochs_per_step=1, qat_epochs=2)
 BUDGET = dict(prune_steps=6, epochs_per_step=1, qat_epochs=3)         # 9 epochs: the equal budget of comparisons
 LONG = dict(prune_steps=8, epochs_per_step=2, qat_epochs=6)           # 22 epochs
+XLONG = dict(prune_steps=10, epochs_per_step=3, qat_epochs=8)         # 38 epochs
 QUANT = dict(weight_bits=4, act_bits=8, input_bits=8, lr=1e-3, pretrain_epochs=0, schedule="cubic",
              finetune="regrow")
 # the fixes the study tests, one at a time then together
@@ -59,6 +60,8 @@ def _runs() -> dict:
         "global_kd_98": dict(method="joint", target_sparsity=0.98, **BUDGET, **FLOOR, **KD),
         "lamp_kd_98_long": dict(method="joint", target_sparsity=0.98, **LONG, **FLOOR, **LAMP, **KD),
         "lamp_kd_90_long": dict(method="joint", target_sparsity=0.90, **LONG, **FLOOR, **LAMP, **KD),
+        "lamp_kd_95_long": dict(method="joint", target_sparsity=0.95, **LONG, **FLOOR, **LAMP, **KD),
+        "lamp_kd_98_xlong": dict(method="joint", target_sparsity=0.98, **XLONG, **FLOOR, **LAMP, **KD),
         "magnitude_90": dict(method="magnitude", target_sparsity=0.90, **BUDGET, **FLOOR, **LAMP, **KD),
     }
     for pct in (50, 80, 90, 95, 99):  # the sweep of the chosen recipe
