@@ -1,10 +1,12 @@
 """Build once, judge many times: the verdict steps rerun on a finished build's saved C-simulation outputs, with
 one value of the hardware's outputs or of the reference changed, to show the verdict can say no.
 
-`prepare` runs a real build up to and including the C-simulation (convert, g++, the testbench run) and keeps its
-state and the testbench's result. `judge` copies that state and reruns the steps that decide the verdict
+`prepare` runs a real build up to and including the C-simulation (convert, g++, the testbench run) and the numpy
+emulator's check of it, and keeps its state and the testbench's result. `judge` copies that state and reruns the steps that decide the verdict
 (simulate's comparison, host_tail, report, summary, and trace if asked) on outputs given to it instead of the
-testbench's, in milliseconds. tests/verdict/ and scripts/mutate_verdict.py share it."""
+testbench's, in milliseconds. The emulator's check keeps the clean build's result (it has its own tests,
+tests/build/test_emulator.py), so what is judged here is the comparison with the reference, the wrapper check
+and the host tail. tests/verdict/ and scripts/mutate_verdict.py share it."""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def prepare(name: str, model: Path, out: Path, **options) -> Prepared:
         return seen[-1]
 
     with mock.patch.object(axis_check, "run_testbench", keep):
-        run_steps(state, stop_after="simulate")
+        run_steps(state, stop_after="emulate")
     state.work_dir = None  # the runner renamed the temporary folder to OUT when it stopped
     return Prepared(name, state, seen[-1])
 
